@@ -1,0 +1,119 @@
+"""The normalized run events (DESIGN §4): one ordered, seq-numbered stream per run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+__all__ = [
+    "ArtifactEvent",
+    "ErrorEvent",
+    "Event",
+    "EventDraft",
+    "HitlRequestEvent",
+    "HitlResponseEvent",
+    "MessageEvent",
+    "ModelCallEvent",
+    "RunStatus",
+    "StatusEvent",
+    "ToolCallEvent",
+    "parse_event",
+    "utcnow",
+]
+
+RunStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _EventBase(BaseModel):
+    run_id: str
+    seq: int = 0  # assigned by the run's sequencer; 1, 2, 3 ... with no gaps
+    created_at: datetime = Field(default_factory=utcnow)
+    agent: str | None = None
+
+
+class StatusEvent(_EventBase):
+    type: Literal["status"] = "status"
+    status: RunStatus
+    reason: str | None = None
+
+
+class MessageEvent(_EventBase):
+    """Something an agent (or the user) said."""
+
+    type: Literal["message"] = "message"
+    kind: str = "text"  # text | thought | handoff | tool_summary | stop | task
+    content: str
+    model: str | None = None
+
+
+class ModelCallEvent(_EventBase):
+    type: Literal["model_call"] = "model_call"
+    provider: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    cost_usd: float | None = None
+    status: str = "ok"
+    error: str | None = None
+    cached: bool = False
+
+
+class ToolCallEvent(_EventBase):
+    type: Literal["tool_call"] = "tool_call"
+    phase: Literal["request", "result"]
+    calls: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class HitlRequestEvent(_EventBase):
+    type: Literal["hitl_request"] = "hitl_request"
+    request_id: str
+    prompt: str
+    options: list[str] = Field(default_factory=list)
+
+
+class HitlResponseEvent(_EventBase):
+    type: Literal["hitl_response"] = "hitl_response"
+    request_id: str
+    response: str
+
+
+class ArtifactEvent(_EventBase):
+    type: Literal["artifact"] = "artifact"
+    name: str
+    content: str
+    format: str = "markdown"
+    template: str | None = None
+    path: str | None = None
+
+
+class ErrorEvent(_EventBase):
+    type: Literal["error"] = "error"
+    error_type: str
+    message: str
+
+
+Event = Annotated[
+    StatusEvent | MessageEvent | ModelCallEvent | ToolCallEvent | HitlRequestEvent
+    | HitlResponseEvent | ArtifactEvent | ErrorEvent,
+    Field(discriminator="type"),
+]
+EventDraft = Event  # an event before its seq is assigned (seq == 0)
+
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+# Fields kept in their own columns of the events table, not in the payload JSON.
+COLUMN_FIELDS = frozenset({"run_id", "seq", "created_at", "agent", "type"})
+
+
+def parse_event(data: dict[str, Any]) -> Event:
+    """Rebuild a pydantic event from its stored form."""
+    return _ADAPTER.validate_python(data)

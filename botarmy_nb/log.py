@@ -1,0 +1,64 @@
+"""structlog configuration: key-value logs to stderr, JSON with BOTARMY_LOG_JSON=1."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+from botarmy_nb.settings import get_settings
+
+__all__ = ["configure_logging", "get_logger", "redact"]
+
+_configured = False
+_SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|(?<=://)[^:/@\s]+:[^@\s]+(?=@))")
+
+
+def redact(text: str) -> str:
+    """Hide API-key-looking tokens and URL passwords in a string."""
+    return _SECRET.sub("***", text)
+
+
+def _redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict
+
+
+def configure_logging(force: bool = False) -> None:
+    """Configure structlog once per process from the settings."""
+    global _configured
+    if _configured and not force:
+        return
+    settings = get_settings()
+    level = logging.getLevelName(settings.log_level.upper())
+    if not isinstance(level, int):
+        level = logging.WARNING
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if settings.log_json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    _configured = True
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger bound to a component name."""
+    configure_logging()
+    return structlog.get_logger(component=name)

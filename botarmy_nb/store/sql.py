@@ -1,0 +1,321 @@
+"""The SQLAlchemy run store: batched idempotent event writes, runs, artifacts, checkpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from botarmy_nb.errors import NotFoundError, StoreError
+from botarmy_nb.events import (
+    COLUMN_FIELDS,
+    ArtifactEvent,
+    ErrorEvent,
+    Event,
+    MessageEvent,
+    ModelCallEvent,
+    parse_event,
+    utcnow,
+)
+from botarmy_nb.store.database import create_store_engine, safe_url
+from botarmy_nb.store.migrate import check_schema
+from botarmy_nb.store.records import ArtifactRecord, CheckpointRecord, NewRun, RunRecord
+from botarmy_nb.store.schema import (
+    ArtifactRow,
+    CheckpointRow,
+    EventRow,
+    ModelCallRow,
+    RunRow,
+)
+
+__all__ = ["SqlRunStore", "open_store"]
+
+_EVENT_COLUMNS = ("run_id", "seq", "type", "agent", "content", "payload", "created_at")
+_RUN_ID = re.compile(r"^[0-9a-f]{1,32}$")
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _run_record(row: RunRow) -> RunRecord:
+    record = RunRecord.model_validate(row)
+    for field in ("created_at", "started_at", "finished_at", "heartbeat_at"):
+        setattr(record, field, _aware(getattr(record, field)))
+    return record
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    content: str | None = None
+    if isinstance(event, MessageEvent | ArtifactEvent):
+        content = event.content
+    elif isinstance(event, ErrorEvent):
+        content = event.message
+    exclude = set(COLUMN_FIELDS) | ({"content"} if content is not None else set())
+    return {
+        "run_id": event.run_id,
+        "seq": event.seq,
+        "type": event.type,
+        "agent": event.agent,
+        "content": content,
+        "payload": event.model_dump(mode="json", exclude=exclude),
+        "created_at": event.created_at,
+    }
+
+
+def _model_call_row(event: ModelCallEvent) -> dict[str, Any]:
+    return {
+        "run_id": event.run_id, "seq": event.seq, "agent": event.agent,
+        "provider": event.provider, "model": event.model,
+        "prompt_tokens": event.prompt_tokens, "completion_tokens": event.completion_tokens,
+        "latency_s": event.latency_s, "ttft_s": event.ttft_s, "cost_usd": event.cost_usd,
+        "status": event.status, "error": event.error, "cached": event.cached,
+        "created_at": event.created_at,
+    }
+
+
+def _artifact_row(event: ArtifactEvent) -> dict[str, Any]:
+    return {
+        "run_id": event.run_id, "seq": event.seq, "name": event.name, "agent": event.agent,
+        "template": event.template, "content": event.content, "format": event.format,
+        "path": event.path, "created_at": event.created_at,
+    }
+
+
+class SqlRunStore:
+    """The run store on SQLite or PostgreSQL; every method returns pydantic records."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password hidden."""
+        return safe_url(self.engine.url)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commit on success, roll back and wrap database errors otherwise."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreError(f"run store {self.url}: {reason}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(self, new: NewRun) -> RunRecord:
+        with self.session() as s:
+            row = RunRow(**new.model_dump(), created_at=utcnow(), last_seq=0)
+            s.add(row)
+            s.flush()
+            return _run_record(row)
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        with self.session() as s:
+            s.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
+
+    def mark_started(self, run_id: str) -> None:
+        now = utcnow()
+        worker = f"{socket.gethostname()}:{threading.get_native_id()}"
+        self.update_run(run_id, status="running", started_at=now, heartbeat_at=now, worker=worker)
+
+    def mark_finished(
+        self, run_id: str, status: str, *, stop_reason: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.update_run(
+            run_id, status=status, finished_at=utcnow(), stop_reason=stop_reason, error=error
+        )
+
+    def get_run(self, ref: str) -> RunRecord:
+        """A run by id, unique id prefix, or name (the newest run of that name)."""
+        with self.session() as s:
+            if _RUN_ID.match(ref):
+                rows = s.scalars(select(RunRow).where(RunRow.id.startswith(ref)).limit(2)).all()
+                if len(rows) == 1:
+                    return _run_record(rows[0])
+                if len(rows) > 1:
+                    raise NotFoundError(f"run id prefix '{ref}' is ambiguous: give more of it")
+            row = s.scalars(
+                select(RunRow).where(RunRow.name == ref).order_by(RunRow.created_at.desc())
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no run '{ref}' in {self.url} (see `%botarmy runs`)")
+            return _run_record(row)
+
+    def list_runs(
+        self, *, status: str | None = None, name: str | None = None, limit: int | None = None
+    ) -> list[RunRecord]:
+        query = select(RunRow).order_by(RunRow.created_at)
+        if status:
+            query = query.where(RunRow.status == status)
+        if name:
+            query = query.where(RunRow.name == name)
+        if limit:
+            query = query.order_by(None).order_by(RunRow.created_at.desc()).limit(limit)
+        with self.session() as s:
+            rows = [_run_record(r) for r in s.scalars(query)]
+        return sorted(rows, key=lambda r: r.created_at)
+
+    # -- events -----------------------------------------------------------------------------
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        """Write a batch in one transaction; rows already stored (same run_id, seq) are kept."""
+        if not events:
+            return
+        event_rows = [_event_row(e) for e in events]
+        calls = [_model_call_row(e) for e in events if isinstance(e, ModelCallEvent)]
+        artifacts = [_artifact_row(e) for e in events if isinstance(e, ArtifactEvent)]
+        last: dict[str, int] = {}
+        for e in events:
+            last[e.run_id] = max(last.get(e.run_id, 0), e.seq)
+        with self.session() as s:
+            if self.dialect == "postgresql":
+                self._copy_events(s, event_rows)
+            else:
+                s.execute(self._insert(EventRow).on_conflict_do_nothing(), event_rows)
+            for table, rows in ((ModelCallRow, calls), (ArtifactRow, artifacts)):
+                if rows:
+                    s.execute(self._insert(table).on_conflict_do_nothing(), rows)
+            now = utcnow()
+            for run_id, seq in last.items():
+                s.execute(
+                    update(RunRow).where(RunRow.id == run_id, RunRow.last_seq < seq)
+                    .values(last_seq=seq, heartbeat_at=now)
+                )
+
+    def _insert(self, table: type[Any]) -> Any:
+        return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+
+    @staticmethod
+    def _copy_events(session: Session, rows: list[dict[str, Any]]) -> None:
+        """PostgreSQL: COPY into a staging table, then one idempotent INSERT … SELECT."""
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS events_stage (LIKE events) "
+                "ON COMMIT DELETE ROWS"
+            )
+            columns = ", ".join(_EVENT_COLUMNS)
+            with cur.copy(f"COPY events_stage ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(
+                        [json.dumps(row["payload"]) if c == "payload" else row[c]
+                         for c in _EVENT_COLUMNS]
+                    )
+            cur.execute(
+                f"INSERT INTO events ({columns}) SELECT {columns} FROM events_stage "
+                "ON CONFLICT DO NOTHING"
+            )
+            cur.execute("TRUNCATE events_stage")
+
+    def events(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
+        """The run's events with seq > after_seq, in order."""
+        with self.session() as s:
+            rows = s.execute(
+                select(EventRow).where(EventRow.run_id == run_id, EventRow.seq > after_seq)
+                .order_by(EventRow.seq)
+            ).scalars().all()
+            out: list[Event] = []
+            for row in rows:
+                data = dict(row.payload)
+                data.update(
+                    run_id=row.run_id, seq=row.seq, type=row.type, agent=row.agent,
+                    created_at=_aware(row.created_at),
+                )
+                if row.content is not None:
+                    data.setdefault("content" if row.type != "error" else "message", row.content)
+                out.append(parse_event(data))
+            return out
+
+    # -- artifacts and checkpoints ----------------------------------------------------------
+
+    def artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        with self.session() as s:
+            rows = s.scalars(
+                select(ArtifactRow).where(ArtifactRow.run_id == run_id).order_by(ArtifactRow.seq)
+            ).all()
+            records = [ArtifactRecord.model_validate(r) for r in rows]
+        for record in records:
+            record.created_at = _aware(record.created_at)  # type: ignore[assignment]
+        return records
+
+    def save_checkpoint(self, run_id: str, seq: int, state: dict[str, Any]) -> None:
+        with self.session() as s:
+            s.execute(
+                self._insert(CheckpointRow).on_conflict_do_nothing(),
+                [{"run_id": run_id, "seq": seq, "state": state, "created_at": utcnow()}],
+            )
+
+    def latest_checkpoint(self, run_id: str) -> CheckpointRecord | None:
+        with self.session() as s:
+            row = s.scalars(
+                select(CheckpointRow).where(CheckpointRow.run_id == run_id)
+                .order_by(CheckpointRow.seq.desc())
+            ).first()
+            return None if row is None else CheckpointRecord.model_validate(row)
+
+    def delete_all(self) -> None:
+        """Remove every run (tests and `botarmy-nb db reset`)."""
+        with self.session() as s:
+            for table in (CheckpointRow, ArtifactRow, ModelCallRow, EventRow, RunRow):
+                s.execute(table.__table__.delete())
+
+
+_stores: dict[str, SqlRunStore] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(url: str | None = None) -> SqlRunStore:
+    """The store for ``url`` (default: the settings' database), created and migrated on first use."""
+    from botarmy_nb.settings import get_settings
+
+    settings = get_settings()
+    url = url or settings.effective_database_url
+    embedded = url == settings.effective_database_url and settings.uses_embedded_database
+    with _stores_lock:
+        store = _stores.get(url)
+        if store is None:
+            engine = create_store_engine(url)
+            try:
+                check_schema(engine, auto_upgrade=embedded)
+            except BaseException:
+                engine.dispose()
+                raise
+            store = _stores[url] = SqlRunStore(engine)
+        return store
+
+
+def close_stores() -> None:
+    """Dispose every open engine (tests, and before a fork)."""
+    with _stores_lock:
+        for store in _stores.values():
+            store.engine.dispose()
+        _stores.clear()
+
+
