@@ -1,0 +1,126 @@
+"""Team spec → AutoGen AgentChat team; always called inside the coroutine that runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import Team, TerminationCondition
+from autogen_agentchat.conditions import (
+    ExternalTermination,
+    MaxMessageTermination,
+    TextMentionTermination,
+    TimeoutTermination,
+)
+from autogen_agentchat.teams import (
+    DiGraphBuilder,
+    GraphFlow,
+    RoundRobinGroupChat,
+    SelectorGroupChat,
+    Swarm,
+)
+
+from botarmy_nb.events import ModelCallEvent
+from botarmy_nb.models.metered import MeteredClient
+from botarmy_nb.models.registry import AgentContext, create_client
+from botarmy_nb.models.spec import ModelSpec, parse_model_chain
+from botarmy_nb.specs.team import AgentSpec, TeamSpec
+
+__all__ = ["BuiltTeam", "build_team", "resolve_agent_models"]
+
+
+@dataclass
+class BuiltTeam:
+    team: Team
+    external: ExternalTermination
+    models: dict[str, ModelSpec]  # agent name → the model that serves it
+
+
+def resolve_agent_models(
+    spec: TeamSpec, default_model: str, overrides: dict[str, str] | None = None
+) -> dict[str, list[ModelSpec]]:
+    """Each agent's model chain: ``--model agent=…`` > agent YAML > team YAML > run default."""
+    overrides = overrides or {}
+    chains: dict[str, list[ModelSpec]] = {}
+    for agent in spec.agents:
+        text = overrides.get(agent.name) or agent.model or spec.model or default_model
+        chains[agent.name] = parse_model_chain(text, option=f"model of agent '{agent.name}'")
+    selector = overrides.get("selector") or spec.model or default_model
+    chains["selector"] = parse_model_chain(selector, option="selector model")
+    return chains
+
+
+def _termination(spec: TeamSpec, external: ExternalTermination) -> TerminationCondition:
+    condition: TerminationCondition = external
+    t = spec.termination
+    if t.text:
+        condition = condition | TextMentionTermination(t.text, sources=spec.agent_names)
+    if t.max_messages:
+        condition = condition | MaxMessageTermination(t.max_messages)
+    if t.timeout_s:
+        condition = condition | TimeoutTermination(t.timeout_s)
+    return condition
+
+
+def build_team(
+    spec: TeamSpec, *, run_id: str, chains: dict[str, list[ModelSpec]],
+    emit: Callable[[ModelCallEvent], None], max_turns: int | None = None,
+) -> BuiltTeam:
+    """Build a fresh team whose model clients report every call through ``emit``."""
+    closing = spec.closing_agent()
+    stop_word = spec.termination.text
+
+    def client(name: str, agent: AgentSpec | None) -> MeteredClient:
+        model = chains[name][0]  # fallback chains are walked by the providers layer
+        context = AgentContext(
+            agent=name,
+            role=agent.role if agent else "selector",
+            instructions=agent.system_message if agent else "",
+            stop_word=stop_word,
+            ends_conversation=name == closing,
+            participants=tuple(spec.agent_names),
+        )
+        return MeteredClient(create_client(model, context), model, run_id=run_id,
+                             agent=name, emit=emit)
+
+    agents = [
+        AssistantAgent(
+            name=a.name,
+            model_client=client(a.name, a),
+            system_message=a.system_message or None,
+            description=a.description or a.role or a.name,
+            handoffs=list(a.handoffs) if spec.type == "swarm" else None,
+        )
+        for a in spec.agents
+    ]
+    external = ExternalTermination()
+    termination = _termination(spec, external)
+    turns = max_turns or spec.max_turns
+    team: Team
+    if spec.type == "round_robin":
+        team = RoundRobinGroupChat(agents, termination_condition=termination, max_turns=turns)
+    elif spec.type == "selector":
+        kwargs = {"selector_prompt": spec.selector_prompt} if spec.selector_prompt else {}
+        team = SelectorGroupChat(
+            agents, model_client=client("selector", None), termination_condition=termination,
+            max_turns=turns, **kwargs,
+        )
+    elif spec.type == "swarm":
+        team = Swarm(agents, termination_condition=termination, max_turns=turns)
+    else:
+        assert spec.graph is not None
+        builder = DiGraphBuilder()
+        by_name = {a.name: a for a in agents}
+        for agent in agents:
+            builder.add_node(agent)
+        for edge in spec.graph.edges:
+            builder.add_edge(
+                by_name[edge.source], by_name[edge.target], condition=edge.condition,
+                activation_group=edge.activation_group,
+                activation_condition=edge.activation_condition,
+            )
+        team = GraphFlow(agents, graph=builder.build(), termination_condition=termination,
+                         max_turns=turns)
+    return BuiltTeam(team=team, external=external,
+                     models={name: chain[0] for name, chain in chains.items()})

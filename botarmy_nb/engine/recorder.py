@@ -1,0 +1,41 @@
+"""Numbers a run's events, fans them out live and writes them to the store in batches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from botarmy_nb.events import Event
+from botarmy_nb.store.sql import SqlRunStore
+
+__all__ = ["RunRecorder"]
+
+Publish = Callable[[Event], None]
+
+
+class RunRecorder:
+    """The single sequencer of one run: seq 1, 2, 3 … with no gaps, one transaction per batch."""
+
+    def __init__(self, store: SqlRunStore, run_id: str, publish: Publish, *, start_seq: int = 0,
+                 batch_size: int = 500, flush_interval_s: float = 0.25) -> None:
+        self.store, self.run_id, self.publish = store, run_id, publish
+        self.seq = start_seq
+        self.batch_size, self.flush_interval_s = batch_size, flush_interval_s
+        self._pending: list[Event] = []
+        self._last_flush = time.monotonic()
+
+    def emit(self, event: Event) -> Event:
+        self.seq += 1
+        event.seq = self.seq
+        self._pending.append(event)
+        self.publish(event)
+        if (len(self._pending) >= self.batch_size
+                or time.monotonic() - self._last_flush >= self.flush_interval_s):
+            self.flush()
+        return event
+
+    def flush(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.store.append_events(batch)
+        self._last_flush = time.monotonic()

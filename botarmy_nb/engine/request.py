@@ -1,0 +1,22 @@
+"""RunRequest: everything a worker needs to execute a run, stored with the run as JSON."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from botarmy_nb.specs.team import TeamSpec
+
+__all__ = ["RunRequest"]
+
+
+class RunRequest(BaseModel):
+    task: str
+    team: TeamSpec
+    default_model: str
+    agent_models: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, str] = Field(default_factory=dict)
+    max_turns: int | None = None
+    checkpoint_every: int = 10
+
+    def to_json(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True)

@@ -1,0 +1,155 @@
+"""Execute one stored run: build its team, stream it, record events, artifacts, checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from autogen_agentchat.base import TaskResult
+from autogen_agentchat.conditions import ExternalTermination
+from autogen_core import CancellationToken
+
+from botarmy_nb.errors import BotArmyError
+from botarmy_nb.events import (
+    ArtifactEvent,
+    ErrorEvent,
+    Event,
+    MessageEvent,
+    StatusEvent,
+)
+from botarmy_nb.engine.build import build_team, resolve_agent_models
+from botarmy_nb.engine.normalize import normalize
+from botarmy_nb.engine.recorder import Publish, RunRecorder
+from botarmy_nb.engine.request import RunRequest
+from botarmy_nb.log import get_logger, redact
+from botarmy_nb.store.sql import SqlRunStore
+
+__all__ = ["RunControl", "execute_run"]
+
+log = get_logger("engine")
+
+
+@dataclass
+class RunControl:
+    """Handles a caller (another thread) uses to stop a run; filled in by the running coroutine."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+    external: ExternalTermination | None = None
+    token: CancellationToken = field(default_factory=CancellationToken)
+    cancel_requested: bool = False
+
+    def request_stop(self) -> None:
+        """Graceful: the team stops after the current message."""
+        self.cancel_requested = True
+        if self.loop is not None and self.external is not None:
+            self.loop.call_soon_threadsafe(self.external.set)
+
+    def hard_stop(self) -> None:
+        """Abort the model call or tool in flight."""
+        self.cancel_requested = True
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.token.cancel)
+
+
+def _artifacts(request: RunRequest, messages: list[MessageEvent], run_id: str,
+               artifacts_dir: Path) -> list[ArtifactEvent]:
+    said = [m for m in messages if m.kind in ("text", "thought", "stop") and m.agent != "user"]
+    out: list[ArtifactEvent] = []
+    for spec in request.team.artifacts:
+        chosen = [m for m in said if spec.agent is None or m.agent == spec.agent]
+        if not chosen:
+            continue
+        content = chosen[-1].content
+        lines = content.rstrip().splitlines()
+        if lines and lines[-1].strip() == request.team.termination.text:
+            content = "\n".join(lines[:-1]).rstrip()  # the stop word is control, not content
+        path = artifacts_dir / run_id / spec.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content + "\n", encoding="utf-8")
+        out.append(ArtifactEvent(run_id=run_id, agent=chosen[-1].agent, name=spec.name,
+                                 content=content, format=spec.format, path=str(path)))
+    return out
+
+
+async def execute_run(run_id: str, store: SqlRunStore, *, publish: Publish,
+                      control: RunControl | None = None,
+                      artifacts_dir: Path | None = None) -> str:
+    """Run a queued run to its end; returns the final status. Never raises for run failures."""
+    from botarmy_nb.settings import get_settings
+
+    control = control or RunControl()
+    control.loop = asyncio.get_running_loop()
+    artifacts_dir = artifacts_dir or get_settings().artifacts_dir
+    record = store.get_run(run_id)
+    recorder = RunRecorder(store, run_id, publish, start_seq=record.last_seq)
+    structlog.contextvars.bind_contextvars(run_id=run_id)
+    messages: list[MessageEvent] = []
+    status, reason, error = "completed", None, None
+    built = None
+    try:
+        request = RunRequest.model_validate(record.spec)
+        store.mark_started(run_id)
+        recorder.emit(StatusEvent(run_id=run_id, status="running"))
+        chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
+        built = build_team(request.team, run_id=run_id, chains=chains, emit=recorder.emit,
+                           max_turns=request.max_turns)
+        control.external = built.external
+        if control.cancel_requested:
+            built.external.set()
+        labels = {name: str(spec) for name, spec in built.models.items()}
+        since_checkpoint = 0
+        async for item in built.team.run_stream(task=request.task,
+                                                cancellation_token=control.token):
+            if isinstance(item, TaskResult):
+                reason = item.stop_reason
+                continue
+            event = normalize(item, run_id=run_id, models=labels)
+            if event is None:
+                continue
+            recorder.emit(event)
+            if isinstance(event, MessageEvent):
+                messages.append(event)
+                since_checkpoint += 1
+                if since_checkpoint >= request.checkpoint_every:
+                    since_checkpoint = 0
+                    recorder.flush()
+                    store.save_checkpoint(run_id, recorder.seq,
+                                          dict(await built.team.save_state()))
+        if control.cancel_requested:
+            status = "cancelled"
+        for artifact in _artifacts(request, messages, run_id, artifacts_dir):
+            recorder.emit(artifact)
+    except asyncio.CancelledError:
+        status, reason = "cancelled", "cancelled by the user"
+    except BotArmyError as exc:
+        status, error = "failed", str(exc)
+    except Exception as exc:  # a run failure must end the run cleanly, never kill the loop
+        status, error = "failed", redact(f"{type(exc).__name__}: {exc}")
+        log.info("run failed", error=error, exc_info=True)
+    finally:
+        if error:
+            reason = error
+            recorder.emit(ErrorEvent(run_id=run_id, error_type="RunError", message=error))
+        if status == "cancelled" and not reason:
+            reason = "cancelled by the user"
+        recorder.emit(StatusEvent(run_id=run_id, status=status, reason=reason))
+        recorder.flush()
+        if built is not None and status == "completed":
+            try:
+                store.save_checkpoint(run_id, recorder.seq, dict(await built.team.save_state()))
+            except Exception:
+                log.warning("final checkpoint failed", exc_info=True)
+        store.mark_finished(run_id, status, stop_reason=reason, error=error)
+        structlog.contextvars.unbind_contextvars("run_id")
+    log.info("run finished", status=status)
+    return status
+
+
+def final_events(events: list[Event]) -> str | None:
+    """The status a list of events ends in (None if the run has not ended)."""
+    for event in reversed(events):
+        if isinstance(event, StatusEvent) and event.status != "running":
+            return event.status
+    return None

@@ -1,0 +1,239 @@
+"""The ``scripted`` model: offline, deterministic, role-aware replies with token usage.
+
+It is no LLM and says so: every reply is built from the agent's role, its instructions
+(markdown headings in the system message become sections) and the task's first line.
+Reviewers ask for one revision and then approve; the agent that closes the conversation
+appends the team's stop word; in a Swarm each agent hands off once to the next agent that
+has not spoken yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any
+
+from autogen_core import CancellationToken, FunctionCall
+from autogen_core.models import (
+    AssistantMessage,
+    ChatCompletionClient,
+    CreateResult,
+    LLMMessage,
+    ModelInfo,
+    RequestUsage,
+    SystemMessage,
+    UserMessage,
+)
+from autogen_core.tools import Tool, ToolSchema
+
+from botarmy_nb.models.registry import AgentContext
+
+__all__ = ["ScriptedChatCompletionClient"]
+
+LABEL = "scripted"
+_REVIEWER = re.compile(r"review|critic|qa|test|approv|editor", re.I)
+_SELECTOR = re.compile(r"select the next role from (\[[^\]]*\])", re.I)
+
+_ROLE_LINES: dict[str, tuple[str, ...]] = {
+    "writer": ("Opening: why this matters to the reader.", "Body: the three ideas, in order.",
+               "Close: what to do next."),
+    "analyst": ("Problem: who hurts today and how often.", "Market: two alternatives and gaps.",
+                "Open questions for the team."),
+    "pm": ("Goal: one measurable outcome.", "Requirements: FR1, FR2, FR3.",
+           "Non-goals: what we leave out."),
+    "architect": ("Components: client, API, store.", "Data flow: request → service → database.",
+                  "Risks: scaling the write path."),
+    "dev": ("Plan: smallest change first.", "Code: module, tests, docs.",
+            "Done when tests pass in CI."),
+    "planner": ("Step 1: understand the ask.", "Step 2: split into tasks.",
+                "Step 3: assign owners."),
+    "researcher": ("Sources: three reputable references.", "Findings: what they agree on.",
+                   "Gaps: what nobody measured."),
+}
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _text_of(message: LLMMessage) -> str:
+    content = getattr(message, "content", "")
+    if isinstance(content, str):
+        return content
+    return " ".join(str(part) for part in content)
+
+
+class ScriptedChatCompletionClient(ChatCompletionClient):
+    """Deterministic stand-in for an LLM, one instance per agent per run."""
+
+    component_type = "model"
+
+    def __init__(self, context: AgentContext) -> None:
+        self._ctx = context
+        self._calls = 0
+        self._picked: set[str] = set()
+        self._total = RequestUsage(prompt_tokens=0, completion_tokens=0)
+        self._last = RequestUsage(prompt_tokens=0, completion_tokens=0)
+
+    # -- the reply ------------------------------------------------------------------------
+
+    def _reply(self, messages: Sequence[LLMMessage], tools: Sequence[Tool | ToolSchema]) -> tuple[
+        str | list[FunctionCall], str | None
+    ]:
+        self._calls += 1
+        prompt = _text_of(messages[-1]) if messages else ""
+        selector = _SELECTOR.search(prompt)
+        if selector:
+            names = re.findall(r"'([^']+)'|\"([^\"]+)\"", selector.group(1))
+            candidates = [a or b for a, b in names]
+            fresh = [c for c in candidates if c not in self._picked]
+            choice = (fresh or candidates or [""])[0 if fresh else self._calls % len(candidates)]
+            self._picked.add(choice)
+            return choice, None
+
+        me = self._ctx.agent
+        turn = 1 + sum(
+            1 for m in messages if isinstance(m, AssistantMessage) and m.source == me
+        )
+        task = next(
+            (_text_of(m) for m in messages if isinstance(m, UserMessage) and m.source == "user"),
+            "the task",
+        )
+        title = task.strip().splitlines()[0][:80] if task.strip() else "the task"
+        speakers = [m.source for m in messages if isinstance(m, UserMessage | AssistantMessage)]
+        previous = next((s for s in reversed(speakers) if s not in (me, "user")), None)
+        system = next((m.content for m in messages if isinstance(m, SystemMessage)), "")
+
+        handoffs = [t for t in (_tool_name(t) for t in tools) if t.startswith("transfer_to_")]
+        pending = [h for h in handoffs if h.removeprefix("transfer_to_") not in speakers]
+        if pending:
+            body = self._body(title, turn, previous, system, final=False)
+            call = FunctionCall(id=f"call_{me}_{self._calls}", name=pending[0], arguments="{}")
+            return [call], body
+        closes = bool(handoffs) or self._ctx.ends_conversation and (
+            turn >= 2 or not _REVIEWER.search(f"{self._ctx.role} {me}")
+        )
+        body = self._body(title, turn, previous, system, final=closes)
+        if self._ctx.stop_word and closes:
+            body = f"{body}\n\n{self._ctx.stop_word}"
+        return body, None
+
+    def _body(self, title: str, turn: int, previous: str | None, system: str, *,
+              final: bool) -> str:
+        me, role = self._ctx.agent, (self._ctx.role or self._ctx.agent)
+        header = f"**{me}** ({role}) · turn {turn} · [{LABEL} model]"
+        if _REVIEWER.search(role) or _REVIEWER.search(me):
+            target = previous or "the team"
+            if turn == 1 and not final:
+                return (
+                    f"{header}\n\nReview of {target}'s work on “{title}”: REVISE\n"
+                    "1. Make the goal measurable.\n2. Name the main risk and its mitigation.\n"
+                    "3. Cut anything the reader cannot act on."
+                )
+            return (
+                f"{header}\n\nReview of {target}'s revision on “{title}”: APPROVE. "
+                "The goal is measurable, the risk is named, and the text is actionable."
+            )
+        sections = re.findall(r"^#{2,3}\s+(.+)$", system, flags=re.M)
+        lines = _ROLE_LINES.get(_role_key(role), _ROLE_LINES["writer"])
+        seed = int(hashlib.sha256(f"{me}|{title}|{turn}".encode()).hexdigest()[:8], 16)
+        opener = ("Draft", "Take", "Version")[seed % 3]
+        parts = [f"{header}\n\n## {opener} {turn}: {title}"]
+        if turn > 1 and previous:
+            parts.append(f"Revised after {previous}'s notes: goal made measurable, risk named.")
+        if sections:
+            parts += [f"### {s.strip()}\n{lines[i % len(lines)]}" for i, s in enumerate(sections)]
+        else:
+            parts += [f"- {line}" for line in lines]
+        return "\n\n".join(parts)
+
+    # -- ChatCompletionClient -------------------------------------------------------------
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Any = "auto",
+        json_output: bool | type | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        content, thought = self._reply(messages, tools)
+        completion = _words(content) if isinstance(content, str) else 3 * len(content)
+        usage = RequestUsage(
+            prompt_tokens=sum(_words(_text_of(m)) for m in messages),
+            completion_tokens=completion + (_words(thought) if thought else 0),
+        )
+        self._last = usage
+        self._total = RequestUsage(
+            prompt_tokens=self._total.prompt_tokens + usage.prompt_tokens,
+            completion_tokens=self._total.completion_tokens + usage.completion_tokens,
+        )
+        finish = "function_calls" if isinstance(content, list) else "stop"
+        return CreateResult(
+            finish_reason=finish, content=content, usage=usage, cached=False, thought=thought
+        )
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Any = "auto",
+        json_output: bool | type | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        result = await self.create(messages, tools=tools)
+        if isinstance(result.content, str):
+            for chunk in re.findall(r"\S+\s*", result.content):
+                yield chunk
+        yield result
+
+    async def close(self) -> None:
+        return None
+
+    def actual_usage(self) -> RequestUsage:
+        return self._last
+
+    def total_usage(self) -> RequestUsage:
+        return self._total
+
+    def count_tokens(
+        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
+    ) -> int:
+        return sum(_words(_text_of(m)) for m in messages)
+
+    def remaining_tokens(
+        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
+    ) -> int:
+        return 128_000 - self.count_tokens(messages)
+
+    @property
+    def capabilities(self) -> ModelInfo:  # type: ignore[override]
+        return self.model_info
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(
+            vision=False, function_calling=True, json_output=False, family="unknown",
+            structured_output=False, multiple_system_messages=True,
+        )
+
+
+def _tool_name(tool: Tool | ToolSchema) -> str:
+    return tool.name if hasattr(tool, "name") else str(tool.get("name", ""))  # type: ignore[union-attr]
+
+
+def _role_key(role: str) -> str:
+    lowered = role.lower()
+    for key in _ROLE_LINES:
+        if key in lowered:
+            return key
+    if "product" in lowered or "manager" in lowered:
+        return "pm"
+    if "develop" in lowered or "engineer" in lowered:
+        return "dev"
+    return "writer"

@@ -1,0 +1,59 @@
+"""Finding teams by name or path: the user's folder first, then the bundled ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from botarmy_nb.errors import NotFoundError, did_you_mean
+from botarmy_nb.specs.team import TeamSpec, load_team
+
+__all__ = ["DEFAULT_TEAM", "TeamInfo", "bundled_teams_dir", "find_team", "list_teams"]
+
+DEFAULT_TEAM = "writers-room"
+
+
+def bundled_teams_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "teams"
+
+
+def team_dirs() -> list[Path]:
+    from botarmy_nb.settings import get_settings
+
+    return [get_settings().home / "teams", bundled_teams_dir()]
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    name: str
+    path: Path
+
+
+def _team_files() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for folder in team_dirs():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.y*ml")):
+            if path.stem != "agents" and path.suffix in (".yaml", ".yml"):
+                found.setdefault(path.stem, path)
+    return found
+
+
+def list_teams() -> list[TeamSpec]:
+    """Every team that `--team NAME` can find, validated."""
+    return [load_team(path) for path in _team_files().values()]
+
+
+def find_team(ref: str | None) -> TeamSpec:
+    """A team by name (``writers-room``) or by YAML path; None gives the default team."""
+    ref = ref or DEFAULT_TEAM
+    candidate = Path(ref).expanduser()
+    if candidate.suffix in (".yaml", ".yml") or "/" in ref:
+        if not candidate.is_file():
+            raise NotFoundError(f"team file {ref} does not exist")
+        return load_team(candidate)
+    files = _team_files()
+    if ref not in files:
+        raise NotFoundError(f"unknown team '{ref}'" + did_you_mean(ref, files))
+    return load_team(files[ref])
