@@ -1,0 +1,181 @@
+"""The Python API: start runs, find them, and read their data across runs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botarmy_nb.errors import ConfigError, RunError
+from botarmy_nb.run import Run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "arun", "artifacts", "get_run", "last_run", "messages", "model_calls", "run", "runs",
+    "substitute",
+]
+
+_last_run: Run | None = None
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
+EXECUTORS = ("local", "celery")
+
+
+def substitute(text: str, variables: Mapping[str, str], *, where: str) -> str:
+    """Fill ``{{name}}`` placeholders; every placeholder must have a value."""
+    missing = sorted({m for m in _PLACEHOLDER.findall(text) if m not in variables})
+    if missing:
+        raise ConfigError(
+            f"{where} uses variables with no value: {', '.join(missing)} "
+            f"(give them with --var NAME=VALUE)"
+        )
+    return _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), text)
+
+
+def _store(database_url: str | None = None):  # type: ignore[no-untyped-def]
+    from botarmy_nb.store.sql import open_store
+
+    return open_store(database_url)
+
+
+def _executor():  # type: ignore[no-untyped-def]
+    from botarmy_nb.executors.local import get_local_executor
+
+    return get_local_executor()
+
+
+def run(
+    task: str,
+    *,
+    team: str | None = None,
+    workflow: str | None = None,
+    template: str | None = None,
+    model: str | None = None,
+    agent_models: Mapping[str, str] | None = None,
+    variables: Mapping[str, str] | None = None,
+    executor: str | None = None,
+    name: str | None = None,
+    max_turns: int | None = None,
+) -> Run:
+    """Validate everything, register the run, start it in the background, return its handle.
+
+    >>> r = run("Write a haiku about tests", team="writers-room")  # doctest: +SKIP
+    >>> r.wait().messages  # doctest: +SKIP
+    """
+    global _last_run
+    from botarmy_nb.engine.build import resolve_agent_models
+    from botarmy_nb.engine.request import RunRequest
+    from botarmy_nb.settings import get_settings
+    from botarmy_nb.specs.catalog import find_team
+    from botarmy_nb.store.records import NewRun
+
+    if workflow or template:
+        raise ConfigError("workflows and templates arrive with the BMAD core; use --team for now")
+    executor = executor or "local"
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor {executor!r} is unknown; choose one of {', '.join(EXECUTORS)}")
+    if executor == "celery":
+        raise ConfigError("the celery executor is not available yet; use --executor local")
+    if not task or not task.strip():
+        raise ConfigError("the task is empty: write it in the cell body or pass task=")
+    if max_turns is not None and max_turns < 1:
+        raise ConfigError(f"max_turns must be at least 1, not {max_turns}")
+    variables = {str(k): str(v) for k, v in (variables or {}).items()}
+    spec = find_team(team)
+    default_model = model or get_settings().default_model
+    overrides = dict(agent_models or {})
+    unknown = sorted(set(overrides) - set(spec.agent_names) - {"selector"})
+    if unknown:
+        from botarmy_nb.errors import did_you_mean
+
+        raise ConfigError(f"--model names unknown agent '{unknown[0]}'"
+                          + did_you_mean(unknown[0], spec.agent_names))
+    resolve_agent_models(spec, default_model, overrides)  # parse every spec before starting
+    task = substitute(task, variables, where="the task")
+    for agent in spec.agents:
+        agent.system_message = substitute(agent.system_message, variables,
+                                          where=f"agent '{agent.name}' instructions")
+    request = RunRequest(task=task, team=spec, default_model=default_model,
+                         agent_models=overrides, variables=variables, max_turns=max_turns)
+    store = _store()
+    run_id = uuid.uuid4().hex
+    store.create_run(NewRun(
+        id=run_id, name=name or spec.name, task=task, model=default_model, executor=executor,
+        team=spec.name, spec=request.to_json(), variables=variables,
+    ))
+    local = _executor()
+    local.submit(run_id, store)
+    _last_run = Run(run_id, store, local)
+    return _last_run
+
+
+async def arun(task: str, **kwargs: Any) -> Run:
+    """Like :func:`run`, awaiting the run's end without blocking the caller's event loop."""
+    import asyncio
+
+    handle = run(task, **kwargs)
+    future = handle._executor.future(handle.id) if handle._executor else None
+    if future is not None:
+        await asyncio.wrap_future(future)
+    return handle
+
+
+def last_run() -> Run:
+    if _last_run is None:
+        raise RunError("no run was started in this process yet")
+    return _last_run
+
+
+def get_run(ref: str) -> Run:
+    """A run by id, id prefix or name, from any process that shares the database."""
+    store = _store()
+    record = store.get_run(ref)
+    return Run(record.id, store, _executor())
+
+
+def _resolve_ids(run_ids: Sequence[str] | str | None) -> list[str] | None:
+    if run_ids is None:
+        return None
+    if isinstance(run_ids, str):
+        run_ids = [run_ids]
+    store = _store()
+    return [store.get_run(r).id for r in run_ids]
+
+
+def _filter(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
+    for column, value in filters.items():
+        if column not in frame.columns:
+            raise ConfigError(f"cannot filter on '{column}'; columns: {', '.join(frame.columns)}")
+        if isinstance(value, list | tuple | set):
+            frame = frame[frame[column].isin(list(value))]
+        else:
+            frame = frame[frame[column] == value]
+    return frame.reset_index(drop=True)
+
+
+def runs(**filters: Any) -> pd.DataFrame:
+    """All runs as a DataFrame (filter by any column, e.g. ``status="completed"``)."""
+    from botarmy_nb.store.frames import runs_frame
+
+    return _filter(runs_frame(_store()), filters)
+
+
+def messages(run_ids: Sequence[str] | str | None = None, **filters: Any) -> pd.DataFrame:
+    """Messages of all (or the given) runs: one row per message event, in order."""
+    from botarmy_nb.store.frames import messages_frame
+
+    return _filter(messages_frame(_store(), _resolve_ids(run_ids)), filters)
+
+
+def model_calls(run_ids: Sequence[str] | str | None = None, **filters: Any) -> pd.DataFrame:
+    from botarmy_nb.store.frames import model_calls_frame
+
+    return _filter(model_calls_frame(_store(), _resolve_ids(run_ids)), filters)
+
+
+def artifacts(run_ids: Sequence[str] | str | None = None, **filters: Any) -> pd.DataFrame:
+    from botarmy_nb.store.frames import artifacts_frame
+
+    return _filter(artifacts_frame(_store(), _resolve_ids(run_ids)), filters)

@@ -1,0 +1,130 @@
+"""Pure text/HTML renderings of runs and events (escaped); no IPython imports here."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from botarmy_nb.events import ArtifactEvent, Event, MessageEvent, ModelCallEvent, StatusEvent
+from botarmy_nb.store.records import RunRecord
+
+__all__ = ["event_html", "event_line", "summary", "summary_html", "summary_text"]
+
+SCRIPTED_NOTE = "offline scripted model, not a real LLM"
+_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+
+
+def _label(model: str | None) -> str:
+    if model and model.startswith("scripted"):
+        return f"{model} [{SCRIPTED_NOTE}]"
+    return model or "?"
+
+
+def summary(record: RunRecord, events: Iterable[Event]) -> dict[str, Any]:
+    """The facts a run summary shows, computed from its events."""
+    per_agent: Counter[str] = Counter()
+    prompt = completion = calls = 0
+    artifacts: list[ArtifactEvent] = []
+    models: set[str] = set()
+    for e in events:
+        if isinstance(e, MessageEvent) and e.agent != "user":
+            per_agent[e.agent or "?"] += 1
+            if e.model:
+                models.add(e.model)
+        elif isinstance(e, ModelCallEvent):
+            calls += 1
+            prompt += e.prompt_tokens
+            completion += e.completion_tokens
+        elif isinstance(e, ArtifactEvent):
+            artifacts.append(e)
+    return {
+        "record": record, "per_agent": per_agent, "calls": calls, "prompt": prompt,
+        "completion": completion, "artifacts": artifacts,
+        "models": sorted(models) or [record.model],
+    }
+
+
+def summary_text(facts: dict[str, Any]) -> str:
+    r: RunRecord = facts["record"]
+    duration = f"{r.duration_s:.2f} s" if r.duration_s is not None else "-"
+    lines = [
+        f"botarmy run {r.name} · {r.status} · id {r.short_id}",
+        f"team {r.team or '-'} · model {', '.join(_label(m) for m in facts['models'])}",
+        f"messages {sum(facts['per_agent'].values())} · model calls {facts['calls']} · "
+        f"tokens {facts['prompt'] + facts['completion']} (prompt {facts['prompt']}, "
+        f"completion {facts['completion']}) · {duration}",
+    ]
+    for agent, count in facts["per_agent"].items():
+        lines.append(f"  {agent:<12} {count} message{'s' if count != 1 else ''}")
+    if facts["artifacts"]:
+        lines.append("artifacts:")
+        lines += [f"  {a.name:<20} {a.path}" for a in facts["artifacts"]]
+    if r.stop_reason:
+        lines.append(f"stop reason: {r.stop_reason}")
+    if r.error and r.error != r.stop_reason:
+        lines.append(f"error: {r.error}")
+    return "\n".join(lines)
+
+
+def summary_html(facts: dict[str, Any]) -> str:
+    esc = html.escape
+    r: RunRecord = facts["record"]
+    color = {"completed": "#2ca02c", "failed": "#d62728", "cancelled": "#7f7f7f"}.get(
+        r.status, "#1f77b4")
+    rows = "".join(
+        f"<tr><td>{esc(agent)}</td><td>{count}</td></tr>"
+        for agent, count in facts["per_agent"].items()
+    )
+    arts = "".join(
+        f"<li><code>{esc(a.name)}</code> <small>{esc(a.path or '')}</small></li>"
+        for a in facts["artifacts"]
+    )
+    duration = f"{r.duration_s:.2f} s" if r.duration_s is not None else "-"
+    problem = f"<div style='color:#d62728'>{esc(r.error)}</div>" if r.error else ""
+    return (
+        "<div class='botarmy-summary'>"
+        f"<b>botarmy run {esc(r.name)}</b> · <span style='color:{color}'>{esc(r.status)}</span>"
+        f" · <code>{esc(r.short_id)}</code><br>"
+        f"team {esc(r.team or '-')} · model "
+        f"{esc(', '.join(_label(m) for m in facts['models']))}<br>"
+        f"tokens {facts['prompt'] + facts['completion']} (prompt {facts['prompt']}, "
+        f"completion {facts['completion']}) · model calls {facts['calls']} · {duration}"
+        f"<table><tr><th>agent</th><th>messages</th></tr>{rows}</table>"
+        + (f"artifacts:<ul>{arts}</ul>" if arts else "")
+        + (f"<small>stop reason: {esc(r.stop_reason)}</small>" if r.stop_reason else "")
+        + problem + "</div>"
+    )
+
+
+def event_line(event: Event) -> str | None:
+    """A one-line plain-text rendering for terminals (None for events not worth a line)."""
+    if isinstance(event, MessageEvent):
+        tag = f"{event.agent}" + (f" ({event.kind})" if event.kind != "text" else "")
+        return f"── {tag} " + "─" * max(0, 60 - len(tag)) + f"\n{event.content}"
+    if isinstance(event, StatusEvent):
+        return f"[{event.status}]" + (f" {event.reason}" if event.reason else "")
+    if isinstance(event, ArtifactEvent):
+        return f"[artifact] {event.name} → {event.path}"
+    if event.type == "error":
+        return f"[error] {event.message}"  # type: ignore[union-attr]
+    return None
+
+
+def event_html(event: Event, palette: dict[str, str]) -> str | None:
+    """One escaped HTML block for the live view."""
+    esc = html.escape
+    if isinstance(event, MessageEvent):
+        agent = event.agent or "?"
+        color = palette.setdefault(agent, _COLORS[len(palette) % len(_COLORS)])
+        kind = "" if event.kind == "text" else f" <small>({esc(event.kind)})</small>"
+        badge = " <small style='color:#999'>[scripted]</small>" if (
+            event.model or "").startswith("scripted") else ""
+        return (
+            f"<div style='margin:4px 0;border-left:3px solid {color};padding-left:6px'>"
+            f"<b style='color:{color}'>{esc(agent)}</b>{kind}{badge}"
+            f"<pre style='white-space:pre-wrap;margin:2px 0'>{esc(event.content)}</pre></div>"
+        )
+    line = event_line(event)
+    return None if line is None else f"<div><small>{esc(line)}</small></div>"

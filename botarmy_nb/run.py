@@ -1,0 +1,146 @@
+"""The Run handle: status, waiting, cancelling, and the run's data as DataFrames."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botarmy_nb.errors import RunTimeoutError
+from botarmy_nb.events import TERMINAL_STATUSES, Event
+from botarmy_nb.render import summary, summary_html, summary_text
+from botarmy_nb.store.records import ArtifactRecord, RunRecord
+from botarmy_nb.store.sql import SqlRunStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from botarmy_nb.executors.bus import Subscription
+    from botarmy_nb.executors.local import LocalExecutor
+
+__all__ = ["Run"]
+
+
+class Run:
+    """A handle on one run, live or finished; cheap to create, reads the store on demand."""
+
+    def __init__(self, run_id: str, store: SqlRunStore,
+                 executor: LocalExecutor | None = None) -> None:
+        self.id = run_id
+        self._store = store
+        self._executor = executor
+
+    def __repr__(self) -> str:
+        r = self.record
+        return f"<Run {r.name} {r.status} id={r.short_id}>"
+
+    @property
+    def record(self) -> RunRecord:
+        return self._store.get_run(self.id)
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run ends (the run itself never blocks the kernel)."""
+        future = self._executor.future(self.id) if self._executor else None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if future is not None:
+            import concurrent.futures
+
+            try:
+                future.result(timeout=timeout)
+            except concurrent.futures.TimeoutError:
+                raise RunTimeoutError(
+                    f"run {self.record.short_id} still {self.status} after {timeout} s"
+                ) from None
+            except concurrent.futures.CancelledError:
+                pass
+        while not self.done:  # a run of another process: follow the store
+            if deadline is not None and time.monotonic() > deadline:
+                raise RunTimeoutError(
+                    f"run {self.record.short_id} still {self.status} after {timeout} s"
+                )
+            time.sleep(0.05)
+        return self
+
+    def cancel(self, *, grace_s: float = 5.0) -> str:
+        """Stop the run: gracefully after the current message, hard after ``grace_s``."""
+        if self._executor is not None and self._executor.cancel(self.id, grace_s=grace_s):
+            return self.status
+        if not self.done:
+            self._store.mark_finished(self.id, "cancelled", stop_reason="cancelled by the user")
+        return self.status
+
+    def subscribe(self, callback: Callable[[Event], None], *, after_seq: int = 0,
+                  ) -> Subscription | None:
+        """Live events of an active run of this process (None if it is not running here)."""
+        if self._executor is None or not self._executor.bus.is_active(self.id):
+            return None
+        return self._executor.bus.subscribe(self.id, callback, after_seq=after_seq)
+
+    # -- data -------------------------------------------------------------------------------
+
+    @property
+    def events(self) -> list[Event]:
+        return self._store.events(self.id)
+
+    @property
+    def messages(self) -> pd.DataFrame:
+        from botarmy_nb.store.frames import messages_frame
+
+        return messages_frame(self._store, [self.id])
+
+    @property
+    def model_calls(self) -> pd.DataFrame:
+        from botarmy_nb.store.frames import model_calls_frame
+
+        return model_calls_frame(self._store, [self.id])
+
+    @property
+    def artifacts(self) -> pd.DataFrame:
+        from botarmy_nb.store.frames import artifacts_frame
+
+        return artifacts_frame(self._store, [self.id])
+
+    def artifact(self, name: str) -> ArtifactRecord:
+        """One artifact's latest version by name."""
+        from botarmy_nb.errors import NotFoundError, did_you_mean
+
+        found = {a.name: a for a in self._store.artifacts(self.id)}
+        if name not in found:
+            raise NotFoundError(f"run {self.id[:8]} has no artifact '{name}'"
+                                + did_you_mean(name, found))
+        return found[name]
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        """Token, call and cost totals (cost NaN when a price is unknown)."""
+        calls = self.model_calls
+        return {
+            "model_calls": len(calls),
+            "prompt_tokens": int(calls["prompt_tokens"].sum()),
+            "completion_tokens": int(calls["completion_tokens"].sum()),
+            "total_tokens": int(calls["total_tokens"].sum()),
+            "cost_usd": float(calls["cost_usd"].sum(min_count=1)) if len(calls) else 0.0,
+        }
+
+    # -- display ----------------------------------------------------------------------------
+
+    def summary_text(self) -> str:
+        return summary_text(summary(self.record, self.events))
+
+    def _repr_html_(self) -> str:
+        return summary_html(summary(self.record, self.events))
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.summary_text())
