@@ -67,6 +67,7 @@ def run(
     global _last_run
     from botarmy_nb.engine.build import resolve_agent_models
     from botarmy_nb.engine.request import RunRequest
+    from botarmy_nb.models.spec import parse_model_chain
     from botarmy_nb.settings import get_settings
     from botarmy_nb.specs.catalog import find_team
     from botarmy_nb.store.records import NewRun
@@ -85,6 +86,7 @@ def run(
     variables = {str(k): str(v) for k, v in (variables or {}).items()}
     spec = find_team(team)
     default_model = model or get_settings().default_model
+    parse_model_chain(default_model, option="--model")
     overrides = dict(agent_models or {})
     unknown = sorted(set(overrides) - set(spec.agent_names) - {"selector"})
     if unknown:

@@ -137,10 +137,20 @@ class Run:
     # -- display ----------------------------------------------------------------------------
 
     def summary_text(self) -> str:
-        return summary_text(summary(self.record, self.events))
+        record = self.record
+        if record.status not in TERMINAL_STATUSES:
+            # a snapshot of a moving run would differ on every re-run; the live view has it
+            return (f"botarmy run {record.name} · in progress · id {record.short_id}\n"
+                    "(watch the live view, or call .wait())")
+        return summary_text(summary(record, self.events))
 
     def _repr_html_(self) -> str:
-        return summary_html(summary(self.record, self.events))
+        import html
+
+        record = self.record
+        if record.status not in TERMINAL_STATUSES:
+            return "<pre>" + html.escape(self.summary_text()) + "</pre>"
+        return summary_html(summary(record, self.events))
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary_text())

@@ -24,11 +24,13 @@ class RunRecorder:
         self._pending: list[Event] = []
         self._last_flush = time.monotonic()
 
-    def emit(self, event: Event) -> Event:
+    def emit(self, event: Event, *, publish: bool = True) -> Event:
+        """Number the event, hand it to live viewers and queue it for the next batch."""
         self.seq += 1
         event.seq = self.seq
         self._pending.append(event)
-        self.publish(event)
+        if publish:
+            self.publish(event)
         if (len(self._pending) >= self.batch_size
                 or time.monotonic() - self._last_flush >= self.flush_interval_s):
             self.flush()

@@ -15,7 +15,6 @@ from botarmy_nb.errors import BotArmyError
 from botarmy_nb.events import (
     ArtifactEvent,
     ErrorEvent,
-    Event,
     MessageEvent,
     StatusEvent,
 )
@@ -134,7 +133,8 @@ async def execute_run(run_id: str, store: SqlRunStore, *, publish: Publish,
             recorder.emit(ErrorEvent(run_id=run_id, error_type="RunError", message=error))
         if status == "cancelled" and not reason:
             reason = "cancelled by the user"
-        recorder.emit(StatusEvent(run_id=run_id, status=status, reason=reason))
+        final = recorder.emit(StatusEvent(run_id=run_id, status=status, reason=reason),
+                              publish=False)
         recorder.flush()
         if built is not None and status == "completed":
             try:
@@ -142,14 +142,8 @@ async def execute_run(run_id: str, store: SqlRunStore, *, publish: Publish,
             except Exception:
                 log.warning("final checkpoint failed", exc_info=True)
         store.mark_finished(run_id, status, stop_reason=reason, error=error)
+        publish(final)  # viewers hear of the end only once the store has all of it
         structlog.contextvars.unbind_contextvars("run_id")
     log.info("run finished", status=status)
     return status
 
-
-def final_events(events: list[Event]) -> str | None:
-    """The status a list of events ends in (None if the run has not ended)."""
-    for event in reversed(events):
-        if isinstance(event, StatusEvent) and event.status != "running":
-            return event.status
-    return None
