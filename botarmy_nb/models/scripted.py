@@ -115,7 +115,7 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
             turn >= 2 or not _REVIEWER.search(f"{self._ctx.role} {me}")
         )
         body = self._body(title, turn, previous, system, final=closes)
-        if self._ctx.stop_word and closes:
+        if self._ctx.stop_word and closes and self._ctx.stop_word not in body:
             body = f"{body}\n\n{self._ctx.stop_word}"
         return body, None
 

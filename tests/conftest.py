@@ -1,0 +1,100 @@
+"""Shared fixtures: an isolated BOTARMY_HOME, and the store on SQLite and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from botarmy_nb import settings as settings_module
+
+PG_ADMIN_URL = os.environ.get(
+    "BOTARMY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_SERVICES = os.environ.get("BOTARMY_REQUIRE_SERVICES") == "1"
+
+
+def service_unavailable(what: str, why: str) -> None:
+    """Skip with a visible reason, or fail when CI demands the real services."""
+    message = f"{what} is not reachable ({why})"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " and BOTARMY_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def botarmy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own home (embedded SQLite database and artifacts)."""
+    home = tmp_path / "botarmy-home"
+    monkeypatch.setenv("BOTARMY_HOME", str(home))
+    monkeypatch.delenv("BOTARMY_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BOTARMY_REDIS_URL", raising=False)
+    settings_module.reset_settings()
+    yield home
+    from botarmy_nb.store.sql import close_stores
+
+    close_stores()
+    settings_module.reset_settings()
+
+
+def _admin_connect():  # type: ignore[no-untyped-def]
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(PG_ADMIN_URL).set(drivername="postgresql")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
+                           connect_timeout=3)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The admin URL of the real PostgreSQL server (skip/fail if it is down)."""
+    try:
+        _admin_connect().close()
+    except Exception as exc:
+        service_unavailable("PostgreSQL", str(exc).splitlines()[0])
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    name = f"botarmy_test_{uuid.uuid4().hex[:12]}"
+    with _admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+    yield url
+    from botarmy_nb.store.sql import close_stores
+
+    close_stores()
+    with _admin_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, botarmy_home: Path) -> str:
+    """The same test on the embedded SQLite file and on a fresh real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{botarmy_home / 'botarmy.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def use_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the whole product (settings) at ``database_url``."""
+    if not database_url.startswith("sqlite"):
+        monkeypatch.setenv("BOTARMY_DATABASE_URL", database_url)
+        settings_module.reset_settings()
+    return database_url
+
+
+@pytest.fixture
+def store(use_database: str):  # type: ignore[no-untyped-def]
+    from botarmy_nb.store.sql import open_store
+
+    return open_store(use_database)
