@@ -31,7 +31,7 @@ _LAZY = {
     "run": "botarmy_nb.api", "arun": "botarmy_nb.api", "runs": "botarmy_nb.api",
     "messages": "botarmy_nb.api", "model_calls": "botarmy_nb.api",
     "artifacts": "botarmy_nb.api", "get_run": "botarmy_nb.api", "last_run": "botarmy_nb.api",
-    "Run": "botarmy_nb.run", "BotArmyError": "botarmy_nb.errors",
+    "Run": "botarmy_nb.handle", "BotArmyError": "botarmy_nb.errors",
 }
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         arun, artifacts, get_run, last_run, messages, model_calls, run, runs,
     )
     from botarmy_nb.errors import BotArmyError
-    from botarmy_nb.run import Run
+    from botarmy_nb.handle import Run
 
 
 def __getattr__(name: str) -> Any:

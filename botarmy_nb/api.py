@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botarmy_nb.errors import ConfigError, RunError
-from botarmy_nb.run import Run
+from botarmy_nb.handle import Run
 
 if TYPE_CHECKING:
     import pandas as pd

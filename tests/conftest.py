@@ -98,3 +98,40 @@ def store(use_database: str):  # type: ignore[no-untyped-def]
     from botarmy_nb.store.sql import open_store
 
     return open_store(use_database)
+
+
+class _SlowScripted:
+    """Factory for a provider that answers like `scripted`, but only after a delay."""
+
+    def __init__(self, delay_s: float, fail: bool = False) -> None:
+        self.delay_s, self.fail = delay_s, fail
+
+    def __call__(self, spec, context):  # type: ignore[no-untyped-def]
+        import asyncio
+
+        from botarmy_nb.models.scripted import ScriptedChatCompletionClient
+
+        outer = self
+
+        class Slow(ScriptedChatCompletionClient):
+            async def create(self, messages, **kwargs):  # type: ignore[no-untyped-def]
+                await asyncio.sleep(outer.delay_s)
+                if outer.fail:
+                    raise ConnectionError("provider said no (HTTP 503)")
+                return await super().create(messages, **kwargs)
+
+        return Slow(context)
+
+
+@pytest.fixture
+def slow_model() -> Iterator[str]:
+    """A registered test provider `slow` (0.2 s per call); yields its model spec."""
+    from botarmy_nb.models import registry
+
+    registry.register_provider(registry.Provider("slow", _SlowScripted(0.2),
+                                                 default_model="scripted"))
+    registry.register_provider(registry.Provider("broken", _SlowScripted(0.01, fail=True),
+                                                 default_model="scripted"))
+    yield "slow:scripted"
+    registry._REGISTRY.pop("slow", None)
+    registry._REGISTRY.pop("broken", None)

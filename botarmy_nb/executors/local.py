@@ -18,6 +18,7 @@ __all__ = ["LocalExecutor", "get_local_executor"]
 class _Active:
     future: concurrent.futures.Future[str]
     control: RunControl
+    finished: threading.Event
 
 
 class LocalExecutor:
@@ -57,12 +58,19 @@ class LocalExecutor:
         """Start a queued run in the background; the future resolves to its final status."""
         loop = self._ensure_loop()
         control = RunControl()
+        finished = threading.Event()
         self.bus.open(run_id)
-        future = asyncio.run_coroutine_threadsafe(
-            execute_run(run_id, store, publish=self.bus.publish, control=control), loop
-        )
+
+        async def go() -> str:
+            try:
+                return await execute_run(run_id, store, publish=self.bus.publish,
+                                         control=control)
+            finally:
+                finished.set()
+
+        future = asyncio.run_coroutine_threadsafe(go(), loop)
         with self._lock:
-            self._active[run_id] = _Active(future, control)
+            self._active[run_id] = _Active(future, control, finished)
         future.add_done_callback(lambda _: self._forget(run_id))
         return future
 
@@ -82,18 +90,12 @@ class LocalExecutor:
         if active is None:
             return False
         active.control.request_stop()
-        try:
-            active.future.result(timeout=grace_s)
+        if active.finished.wait(grace_s):
             return True
-        except concurrent.futures.TimeoutError:
-            pass
         active.control.hard_stop()
-        try:
-            active.future.result(timeout=grace_s)
-        except concurrent.futures.TimeoutError:
+        if not active.finished.wait(grace_s):
             active.future.cancel()  # last resort: cancel the asyncio task itself
-        except concurrent.futures.CancelledError:
-            pass
+            active.finished.wait(grace_s)
         return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any
@@ -57,11 +58,18 @@ class MeteredClient(ChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
         started = time.perf_counter()
+        call = asyncio.ensure_future(self._inner.create(
+            messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+            extra_create_args=extra_create_args, cancellation_token=cancellation_token,
+        ))
+        if cancellation_token is not None:
+            # every provider becomes abortable by a hard stop, whether it links the token or not
+            cancellation_token.link_future(call)
         try:
-            result = await self._inner.create(
-                messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-                extra_create_args=extra_create_args, cancellation_token=cancellation_token,
-            )
+            result = await call
+        except asyncio.CancelledError:
+            self._report(started, None, asyncio.CancelledError("cancelled"))
+            raise
         except Exception as exc:
             self._report(started, None, exc)
             raise

@@ -11,7 +11,7 @@ from botarmy_nb.events import TERMINAL_STATUSES, Event, MessageEvent, StatusEven
 from botarmy_nb.render import event_html, summary, summary_html
 
 if TYPE_CHECKING:
-    from botarmy_nb.run import Run
+    from botarmy_nb.handle import Run
 
 __all__ = ["LiveView"]
 

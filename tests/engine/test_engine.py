@@ -1,0 +1,107 @@
+"""The engine end to end on the scripted model: every team type, events, calls, checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from botarmy_nb.engine.request import RunRequest
+from botarmy_nb.engine.runner import execute_run
+from botarmy_nb.events import ArtifactEvent, MessageEvent, ModelCallEvent, StatusEvent
+from botarmy_nb.specs.catalog import find_team
+from botarmy_nb.store.frames import model_calls_frame
+from botarmy_nb.store.records import NewRun
+
+
+def _execute(store, team: str, task: str = "Plan a team wiki", **request):  # type: ignore[no-untyped-def]
+    spec = find_team(team)
+    req = RunRequest(task=task, team=spec, default_model="scripted", **request)
+    run_id = uuid.uuid4().hex
+    store.create_run(NewRun(id=run_id, name=team, task=task, model="scripted", team=team,
+                            spec=req.to_json()))
+    live: list = []
+    status = asyncio.run(execute_run(run_id, store, publish=live.append))
+    return run_id, status, live
+
+
+@pytest.mark.parametrize("team, speakers", [
+    ("writers-room", ["writer", "critic", "writer", "critic"]),
+    ("planning-room", ["analyst", "pm", "architect"]),
+    ("support-swarm", ["researcher", "writer", "reviewer"]),
+    ("review-graph", ["analyst", "dev", "qa", "dev", "qa", "writer"]),
+])
+def test_each_team_type_runs_to_completion(store, team: str, speakers: list[str]) -> None:  # type: ignore[no-untyped-def]
+    run_id, status, live = _execute(store, team)
+    assert status == "completed"
+    events = store.events(run_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))  # no gaps
+    assert [e.seq for e in live] == [e.seq for e in events]  # live saw exactly what is stored
+    said = [e.agent for e in events if isinstance(e, MessageEvent)
+            and e.kind in ("text", "thought")]
+    assert said == speakers
+    assert isinstance(events[0], StatusEvent) and events[0].status == "running"
+    assert isinstance(events[-1], StatusEvent) and events[-1].status == "completed"
+    record = store.get_run(run_id)
+    assert record.status == "completed" and record.finished_at is not None
+    assert record.last_seq == len(events)
+
+
+def test_every_model_call_is_a_row_with_usage(store) -> None:  # type: ignore[no-untyped-def]
+    run_id, _, _ = _execute(store, "planning-room")
+    call_events = [e for e in store.events(run_id) if isinstance(e, ModelCallEvent)]
+    calls = model_calls_frame(store, [run_id])
+    assert len(calls) == len(call_events) >= 6  # 3 agents + the selector's choices
+    assert list(calls["seq"]) == [e.seq for e in call_events]
+    assert (calls["prompt_tokens"] > 0).all() and (calls["completion_tokens"] > 0).all()
+    assert set(calls["agent"]) == {"analyst", "pm", "architect", "selector"}
+    assert (calls["latency_s"] >= 0).all() and set(calls["provider"]) == {"scripted"}
+
+
+def test_artifacts_are_stored_and_written(store, botarmy_home: Path) -> None:  # type: ignore[no-untyped-def]
+    run_id, _, _ = _execute(store, "writers-room")
+    artifacts = store.artifacts(run_id)
+    assert [a.name for a in artifacts] == ["draft.md", "review.md"]
+    draft = artifacts[0]
+    assert draft.agent == "writer" and re.search(r"## \w+ 2: Plan a team wiki", draft.content)
+    assert Path(draft.path).read_text().strip() == draft.content.strip()
+    assert Path(draft.path).is_relative_to(botarmy_home)
+    assert any(isinstance(e, ArtifactEvent) for e in store.events(run_id))
+
+
+def test_checkpoints_are_saved_as_the_run_goes(store) -> None:  # type: ignore[no-untyped-def]
+    run_id, _, _ = _execute(store, "review-graph", checkpoint_every=2)
+    from sqlalchemy import select
+
+    from botarmy_nb.store.schema import CheckpointRow
+
+    with store.session() as s:
+        seqs = list(s.scalars(select(CheckpointRow.seq).where(CheckpointRow.run_id == run_id)))
+    assert len(seqs) >= 3  # several during the run plus the final one
+    latest = store.latest_checkpoint(run_id)
+    assert set(latest.state["agent_states"]) >= {"analyst", "dev", "qa", "writer"}
+
+
+def test_max_turns_stops_the_team(store) -> None:  # type: ignore[no-untyped-def]
+    run_id, status, _ = _execute(store, "writers-room", max_turns=1)
+    said = [e for e in store.events(run_id) if isinstance(e, MessageEvent) and e.agent != "user"]
+    assert status == "completed" and len(said) == 1
+    assert "Maximum number of turns" in store.get_run(run_id).stop_reason
+
+
+def test_a_failing_provider_fails_the_run_with_its_reason(store, slow_model: str) -> None:  # type: ignore[no-untyped-def]
+    run_id, status, _ = _execute(store, "writers-room", task="x")
+    assert status == "completed"
+    spec = find_team("writers-room")
+    req = RunRequest(task="x", team=spec, default_model="broken:scripted")
+    broken = uuid.uuid4().hex
+    store.create_run(NewRun(id=broken, name="b", task="x", model="broken", spec=req.to_json()))
+    assert asyncio.run(execute_run(broken, store, publish=lambda e: None)) == "failed"
+    record = store.get_run(broken)
+    assert "provider said no (HTTP 503)" in record.error
+    calls = model_calls_frame(store, [broken])
+    assert list(calls["status"]) == ["error"] and "HTTP 503" in calls.loc[0, "error"]
+    assert store.events(broken)[-1].status == "failed"
