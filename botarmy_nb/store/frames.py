@@ -1,4 +1,4 @@
-"""Run data as pandas DataFrames: Arrow via ADBC when available, SQLAlchemy otherwise."""
+"""Run data as pandas DataFrames: Arrow via ADBC on PostgreSQL, sqlite3 on SQLite."""
 
 from __future__ import annotations
 
@@ -31,37 +31,42 @@ def _run_filter(column: str, run_ids: Sequence[str] | None) -> str:
     return f" AND {column} IN ({', '.join(repr(i) for i in ids)})"
 
 
-def _adbc_fetch(store: SqlRunStore, sql: str) -> pd.DataFrame | None:
-    url = store.engine.url
-    try:
-        if store.dialect == "sqlite":
-            import adbc_driver_sqlite.dbapi as adbc
+def _sqlite_fetch(store: SqlRunStore, sql: str) -> pd.DataFrame:
+    """SQLite through the same sqlite3 library that writes (see docs/design.md: never ADBC)."""
+    import pandas as pd
 
-            conn = adbc.connect(url.database or ":memory:")
-        else:
-            import adbc_driver_postgresql.dbapi as adbc  # type: ignore[no-redef]
-
-            uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
-            conn = adbc.connect(uri)
-    except ImportError:
-        return None
+    raw = store.engine.raw_connection()
     try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetch_arrow_table().to_pandas()
+        cur = raw.cursor()
+        cur.execute(sql)
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        cur.close()
     finally:
-        conn.close()
+        raw.close()
+    return pd.DataFrame.from_records(rows, columns=columns)
 
 
-def _fetch(store: SqlRunStore, sql: str) -> pd.DataFrame:
-    frame = _adbc_fetch(store, sql)
-    if frame is None:
+def _postgres_fetch(store: SqlRunStore, sql: str) -> pd.DataFrame:
+    """PostgreSQL as Arrow through ADBC; pandas over SQLAlchemy if the driver is missing."""
+    try:
+        import adbc_driver_postgresql.dbapi as adbc
+    except ImportError:
         import pandas as pd
         from sqlalchemy import text
 
         with store.engine.connect() as conn:
-            frame = pd.read_sql(text(sql), conn)
-    return frame
+            return pd.read_sql(text(sql), conn)
+    uri = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc.connect(uri) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetch_arrow_table().to_pandas()
+
+
+def _fetch(store: SqlRunStore, sql: str) -> pd.DataFrame:
+    if store.dialect == "sqlite":
+        return _sqlite_fetch(store, sql)
+    return _postgres_fetch(store, sql)
 
 
 def _utc(series: pd.Series) -> pd.Series:
