@@ -15,8 +15,8 @@ __all__ = [
     "BotArmyError",
     "Run",
     "__version__",
-    "arun",
     "artifacts",
+    "arun",
     "get_run",
     "last_run",
     "load_ipython_extension",
@@ -28,15 +28,28 @@ __all__ = [
 ]
 
 _LAZY = {
-    "run": "botarmy_nb.api", "arun": "botarmy_nb.api", "runs": "botarmy_nb.api",
-    "messages": "botarmy_nb.api", "model_calls": "botarmy_nb.api",
-    "artifacts": "botarmy_nb.api", "get_run": "botarmy_nb.api", "last_run": "botarmy_nb.api",
-    "Run": "botarmy_nb.handle", "BotArmyError": "botarmy_nb.errors",
+    "run": "botarmy_nb.api",
+    "arun": "botarmy_nb.api",
+    "runs": "botarmy_nb.api",
+    "messages": "botarmy_nb.api",
+    "model_calls": "botarmy_nb.api",
+    "artifacts": "botarmy_nb.api",
+    "get_run": "botarmy_nb.api",
+    "last_run": "botarmy_nb.api",
+    "Run": "botarmy_nb.handle",
+    "BotArmyError": "botarmy_nb.errors",
 }
 
 if TYPE_CHECKING:
     from botarmy_nb.api import (
-        arun, artifacts, get_run, last_run, messages, model_calls, run, runs,
+        artifacts,
+        arun,
+        get_run,
+        last_run,
+        messages,
+        model_calls,
+        run,
+        runs,
     )
     from botarmy_nb.errors import BotArmyError
     from botarmy_nb.handle import Run

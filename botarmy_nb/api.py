@@ -14,7 +14,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "arun", "artifacts", "get_run", "last_run", "messages", "model_calls", "run", "runs",
+    "artifacts",
+    "arun",
+    "get_run",
+    "last_run",
+    "messages",
+    "model_calls",
+    "run",
+    "runs",
     "substitute",
 ]
 
@@ -92,21 +99,38 @@ def run(
     if unknown:
         from botarmy_nb.errors import did_you_mean
 
-        raise ConfigError(f"--model names unknown agent '{unknown[0]}'"
-                          + did_you_mean(unknown[0], spec.agent_names))
+        raise ConfigError(
+            f"--model names unknown agent '{unknown[0]}'"
+            + did_you_mean(unknown[0], spec.agent_names)
+        )
     resolve_agent_models(spec, default_model, overrides)  # parse every spec before starting
     task = substitute(task, variables, where="the task")
     for agent in spec.agents:
-        agent.system_message = substitute(agent.system_message, variables,
-                                          where=f"agent '{agent.name}' instructions")
-    request = RunRequest(task=task, team=spec, default_model=default_model,
-                         agent_models=overrides, variables=variables, max_turns=max_turns)
+        agent.system_message = substitute(
+            agent.system_message, variables, where=f"agent '{agent.name}' instructions"
+        )
+    request = RunRequest(
+        task=task,
+        team=spec,
+        default_model=default_model,
+        agent_models=overrides,
+        variables=variables,
+        max_turns=max_turns,
+    )
     store = _store()
     run_id = uuid.uuid4().hex
-    store.create_run(NewRun(
-        id=run_id, name=name or spec.name, task=task, model=default_model, executor=executor,
-        team=spec.name, spec=request.to_json(), variables=variables,
-    ))
+    store.create_run(
+        NewRun(
+            id=run_id,
+            name=name or spec.name,
+            task=task,
+            model=default_model,
+            executor=executor,
+            team=spec.name,
+            spec=request.to_json(),
+            variables=variables,
+        )
+    )
     local = _executor()
     local.submit(run_id, store)
     _last_run = Run(run_id, store, local)

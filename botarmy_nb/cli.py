@@ -49,14 +49,22 @@ def _stream(handle: Any, out: Any) -> str:
     return handle.wait().status
 
 
-def _run_and_report(task: str, *, team: str | None, model: str | None, variables: dict[str, str],
-                    max_turns: int | None, name: str | None) -> None:
+def _run_and_report(
+    task: str,
+    *,
+    team: str | None,
+    model: str | None,
+    variables: dict[str, str],
+    max_turns: int | None,
+    name: str | None,
+) -> None:
     from botarmy_nb import api
     from botarmy_nb.settings import get_settings
     from botarmy_nb.store.database import safe_url
 
-    handle = api.run(task, team=team, model=model, variables=variables, max_turns=max_turns,
-                     name=name)
+    handle = api.run(
+        task, team=team, model=model, variables=variables, max_turns=max_turns, name=name
+    )
     status = _stream(handle, sys.stdout)
     click.echo("")
     click.echo(handle.summary_text())
@@ -64,8 +72,7 @@ def _run_and_report(task: str, *, team: str | None, model: str | None, variables
     click.echo("")
     click.echo(f"run data:   {safe_url(settings.effective_database_url)} (run id {handle.id})")
     click.echo(f"artifacts:  {settings.artifacts_dir / handle.id}")
-    click.echo("in Python:  import botarmy_nb as ba; ba.get_run("
-               f"'{handle.id[:8]}').messages")
+    click.echo(f"in Python:  import botarmy_nb as ba; ba.get_run('{handle.id[:8]}').messages")
     if status != "completed":
         raise SystemExit(1)
 
@@ -96,11 +103,18 @@ def demo(team: str | None, model: str | None, task: str) -> None:
 @click.option("--var", "variables", multiple=True, metavar="KEY=VALUE", help="Template values.")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
 @click.option("--name", default=None, help="A name for the run.")
-def run_command(task: str, team: str | None, model: str | None, variables: tuple[str, ...],
-                max_turns: int | None, name: str | None) -> None:
+def run_command(
+    task: str,
+    team: str | None,
+    model: str | None,
+    variables: tuple[str, ...],
+    max_turns: int | None,
+    name: str | None,
+) -> None:
     """Run TASK with a team and stream the conversation."""
-    _run_and_report(task, team=team, model=model, variables=_vars(variables),
-                    max_turns=max_turns, name=name)
+    _run_and_report(
+        task, team=team, model=model, variables=_vars(variables), max_turns=max_turns, name=name
+    )
 
 
 @main.command()

@@ -1,15 +1,15 @@
 """The error tree of botarmy-nb: every error a user can cause or meet is a BotArmyError.
 
-    BotArmyError
-    ├── ConfigError          bad settings, options or names (fix the input and retry)
-    │   ├── SpecError        a team/agent YAML that does not parse or validate (file, line, field)
-    │   ├── NotFoundError    an unknown team, agent or run (the message lists what exists)
-    │   └── ModelSpecError   a model spec that does not parse or names an unknown provider
-    ├── StoreError           the run store failed
-    │   ├── DatabaseUnavailableError   the database URL cannot be reached (password hidden)
-    │   └── SchemaMismatchError        the database schema is older/newer than this package
-    └── RunError             a run could not start, failed or timed out
-        └── RunTimeoutError  Run.wait(timeout) ran out
+BotArmyError
+├── ConfigError          bad settings, options or names (fix the input and retry)
+│   ├── SpecError        a team/agent YAML that does not parse or validate (file, line, field)
+│   ├── NotFoundError    an unknown team, agent or run (the message lists what exists)
+│   └── ModelSpecError   a model spec that does not parse or names an unknown provider
+├── StoreError           the run store failed
+│   ├── DatabaseUnavailableError   the database URL cannot be reached (password hidden)
+│   └── SchemaMismatchError        the database schema is older/newer than this package
+└── RunError             a run could not start, failed or timed out
+    └── RunTimeoutError  Run.wait(timeout) ran out
 """
 
 from __future__ import annotations
@@ -44,7 +44,11 @@ class SpecError(ConfigError):
     """A YAML spec is malformed or invalid; ``file``, ``line`` and ``field`` say where."""
 
     def __init__(
-        self, message: str, *, file: str | None = None, line: int | None = None,
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
         field: str | None = None,
     ) -> None:
         self.file, self.line, self.field = file, line, field

@@ -102,8 +102,14 @@ class ErrorEvent(_EventBase):
 
 
 Event = Annotated[
-    StatusEvent | MessageEvent | ModelCallEvent | ToolCallEvent | HitlRequestEvent
-    | HitlResponseEvent | ArtifactEvent | ErrorEvent,
+    StatusEvent
+    | MessageEvent
+    | ModelCallEvent
+    | ToolCallEvent
+    | HitlRequestEvent
+    | HitlResponseEvent
+    | ArtifactEvent
+    | ErrorEvent,
     Field(discriminator="type"),
 ]
 EventDraft = Event  # an event before its seq is assigned (seq == 0)

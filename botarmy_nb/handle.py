@@ -24,8 +24,9 @@ __all__ = ["Run"]
 class Run:
     """A handle on one run, live or finished; cheap to create, reads the store on demand."""
 
-    def __init__(self, run_id: str, store: SqlRunStore,
-                 executor: LocalExecutor | None = None) -> None:
+    def __init__(
+        self, run_id: str, store: SqlRunStore, executor: LocalExecutor | None = None
+    ) -> None:
         self.id = run_id
         self._store = store
         self._executor = executor
@@ -81,8 +82,12 @@ class Run:
             self._store.mark_finished(self.id, "cancelled", stop_reason="cancelled by the user")
         return self.status
 
-    def subscribe(self, callback: Callable[[Event], None], *, after_seq: int = 0,
-                  ) -> Subscription | None:
+    def subscribe(
+        self,
+        callback: Callable[[Event], None],
+        *,
+        after_seq: int = 0,
+    ) -> Subscription | None:
         """Live events of an active run of this process (None if it is not running here)."""
         if self._executor is None or not self._executor.bus.is_active(self.id):
             return None
@@ -118,8 +123,9 @@ class Run:
 
         found = {a.name: a for a in self._store.artifacts(self.id)}
         if name not in found:
-            raise NotFoundError(f"run {self.id[:8]} has no artifact '{name}'"
-                                + did_you_mean(name, found))
+            raise NotFoundError(
+                f"run {self.id[:8]} has no artifact '{name}'" + did_you_mean(name, found)
+            )
         return found[name]
 
     @property
@@ -140,8 +146,10 @@ class Run:
         record = self.record
         if record.status not in TERMINAL_STATUSES:
             # a snapshot of a moving run would differ on every re-run; the live view has it
-            return (f"botarmy run {record.name} · in progress · id {record.short_id}\n"
-                    "(watch the live view, or call .wait())")
+            return (
+                f"botarmy run {record.name} · in progress · id {record.short_id}\n"
+                "(watch the live view, or call .wait())"
+            )
         return summary_text(summary(record, self.events))
 
     def _repr_html_(self) -> str:

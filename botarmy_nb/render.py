@@ -40,8 +40,12 @@ def summary(record: RunRecord, events: Iterable[Event]) -> dict[str, Any]:
         elif isinstance(e, ArtifactEvent):
             artifacts.append(e)
     return {
-        "record": record, "per_agent": per_agent, "calls": calls, "prompt": prompt,
-        "completion": completion, "artifacts": artifacts,
+        "record": record,
+        "per_agent": per_agent,
+        "calls": calls,
+        "prompt": prompt,
+        "completion": completion,
+        "artifacts": artifacts,
         "models": sorted(models) or [record.model],
     }
 
@@ -72,7 +76,8 @@ def summary_html(facts: dict[str, Any]) -> str:
     esc = html.escape
     r: RunRecord = facts["record"]
     color = {"completed": "#2ca02c", "failed": "#d62728", "cancelled": "#7f7f7f"}.get(
-        r.status, "#1f77b4")
+        r.status, "#1f77b4"
+    )
     rows = "".join(
         f"<tr><td>{esc(agent)}</td><td>{count}</td></tr>"
         for agent, count in facts["per_agent"].items()
@@ -94,7 +99,8 @@ def summary_html(facts: dict[str, Any]) -> str:
         f"<table><tr><th>agent</th><th>messages</th></tr>{rows}</table>"
         + (f"artifacts:<ul>{arts}</ul>" if arts else "")
         + (f"<small>stop reason: {esc(r.stop_reason)}</small>" if r.stop_reason else "")
-        + problem + "</div>"
+        + problem
+        + "</div>"
     )
 
 
@@ -119,8 +125,11 @@ def event_html(event: Event, palette: dict[str, str]) -> str | None:
         agent = event.agent or "?"
         color = palette.setdefault(agent, _COLORS[len(palette) % len(_COLORS)])
         kind = "" if event.kind == "text" else f" <small>({esc(event.kind)})</small>"
-        badge = " <small style='color:#999'>[scripted]</small>" if (
-            event.model or "").startswith("scripted") else ""
+        badge = (
+            " <small style='color:#999'>[scripted]</small>"
+            if (event.model or "").startswith("scripted")
+            else ""
+        )
         return (
             f"<div style='margin:4px 0;border-left:3px solid {color};padding-left:6px'>"
             f"<b style='color:{color}'>{esc(agent)}</b>{kind}{badge}"

@@ -45,8 +45,9 @@ def _admin_connect():  # type: ignore[no-untyped-def]
     from sqlalchemy.engine import make_url
 
     url = make_url(PG_ADMIN_URL).set(drivername="postgresql")
-    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
-                           connect_timeout=3)
+    return psycopg.connect(
+        url.render_as_string(hide_password=False), autocommit=True, connect_timeout=3
+    )
 
 
 @pytest.fixture(scope="session")
@@ -128,10 +129,12 @@ def slow_model() -> Iterator[str]:
     """A registered test provider `slow` (0.2 s per call); yields its model spec."""
     from botarmy_nb.models import registry
 
-    registry.register_provider(registry.Provider("slow", _SlowScripted(0.2),
-                                                 default_model="scripted"))
-    registry.register_provider(registry.Provider("broken", _SlowScripted(0.01, fail=True),
-                                                 default_model="scripted"))
+    registry.register_provider(
+        registry.Provider("slow", _SlowScripted(0.2), default_model="scripted")
+    )
+    registry.register_provider(
+        registry.Provider("broken", _SlowScripted(0.01, fail=True), default_model="scripted")
+    )
     yield "slow:scripted"
     registry._REGISTRY.pop("slow", None)
     registry._REGISTRY.pop("broken", None)

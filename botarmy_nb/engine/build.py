@@ -64,8 +64,12 @@ def _termination(spec: TeamSpec, external: ExternalTermination) -> TerminationCo
 
 
 def build_team(
-    spec: TeamSpec, *, run_id: str, chains: dict[str, list[ModelSpec]],
-    emit: Callable[[ModelCallEvent], None], max_turns: int | None = None,
+    spec: TeamSpec,
+    *,
+    run_id: str,
+    chains: dict[str, list[ModelSpec]],
+    emit: Callable[[ModelCallEvent], None],
+    max_turns: int | None = None,
 ) -> BuiltTeam:
     """Build a fresh team whose model clients report every call through ``emit``."""
     closing = spec.closing_agent()
@@ -81,8 +85,9 @@ def build_team(
             ends_conversation=name == closing,
             participants=tuple(spec.agent_names),
         )
-        return MeteredClient(create_client(model, context), model, run_id=run_id,
-                             agent=name, emit=emit)
+        return MeteredClient(
+            create_client(model, context), model, run_id=run_id, agent=name, emit=emit
+        )
 
     agents = [
         AssistantAgent(
@@ -103,8 +108,11 @@ def build_team(
     elif spec.type == "selector":
         kwargs = {"selector_prompt": spec.selector_prompt} if spec.selector_prompt else {}
         team = SelectorGroupChat(
-            agents, model_client=client("selector", None), termination_condition=termination,
-            max_turns=turns, **kwargs,
+            agents,
+            model_client=client("selector", None),
+            termination_condition=termination,
+            max_turns=turns,
+            **kwargs,
         )
     elif spec.type == "swarm":
         team = Swarm(agents, termination_condition=termination, max_turns=turns)
@@ -116,11 +124,15 @@ def build_team(
             builder.add_node(agent)
         for edge in spec.graph.edges:
             builder.add_edge(
-                by_name[edge.source], by_name[edge.target], condition=edge.condition,
+                by_name[edge.source],
+                by_name[edge.target],
+                condition=edge.condition,
                 activation_group=edge.activation_group,
                 activation_condition=edge.activation_condition,
             )
-        team = GraphFlow(agents, graph=builder.build(), termination_condition=termination,
-                         max_turns=turns)
-    return BuiltTeam(team=team, external=external,
-                     models={name: chain[0] for name, chain in chains.items()})
+        team = GraphFlow(
+            agents, graph=builder.build(), termination_condition=termination, max_turns=turns
+        )
+    return BuiltTeam(
+        team=team, external=external, models={name: chain[0] for name, chain in chains.items()}
+    )

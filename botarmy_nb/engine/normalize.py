@@ -26,24 +26,39 @@ _KINDS: dict[type, str] = {
 }
 
 
-def normalize(message: BaseChatMessage | BaseAgentEvent, *, run_id: str,
-              models: dict[str, str]) -> Event | None:
+def normalize(
+    message: BaseChatMessage | BaseAgentEvent, *, run_id: str, models: dict[str, str]
+) -> Event | None:
     """One event for a message worth keeping; None for transient ones (chunks, selections)."""
     source = message.source
     if isinstance(message, BaseChatMessage):
         kind = "task" if source == "user" else _KINDS.get(type(message), type(message).__name__)
-        return MessageEvent(run_id=run_id, agent=source, kind=kind, content=message.to_text(),
-                            model=models.get(source))
+        return MessageEvent(
+            run_id=run_id,
+            agent=source,
+            kind=kind,
+            content=message.to_text(),
+            model=models.get(source),
+        )
     if isinstance(message, ThoughtEvent):
-        return MessageEvent(run_id=run_id, agent=source, kind="thought",
-                            content=message.content, model=models.get(source))
+        return MessageEvent(
+            run_id=run_id,
+            agent=source,
+            kind="thought",
+            content=message.content,
+            model=models.get(source),
+        )
     if isinstance(message, ToolCallRequestEvent):
         calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.content]
         return ToolCallEvent(run_id=run_id, agent=source, phase="request", calls=calls)
     if isinstance(message, ToolCallExecutionEvent):
         results = [
-            {"call_id": r.call_id, "name": r.name, "content": r.content,
-             "is_error": bool(r.is_error)}
+            {
+                "call_id": r.call_id,
+                "name": r.name,
+                "content": r.content,
+                "is_error": bool(r.is_error),
+            }
             for r in message.content
         ]
         return ToolCallEvent(run_id=run_id, agent=source, phase="result", calls=results)

@@ -16,8 +16,16 @@ Publish = Callable[[Event], None]
 class RunRecorder:
     """The single sequencer of one run: seq 1, 2, 3 … with no gaps, one transaction per batch."""
 
-    def __init__(self, store: SqlRunStore, run_id: str, publish: Publish, *, start_seq: int = 0,
-                 batch_size: int = 500, flush_interval_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        store: SqlRunStore,
+        run_id: str,
+        publish: Publish,
+        *,
+        start_seq: int = 0,
+        batch_size: int = 500,
+        flush_interval_s: float = 0.25,
+    ) -> None:
         self.store, self.run_id, self.publish = store, run_id, publish
         self.seq = start_seq
         self.batch_size, self.flush_interval_s = batch_size, flush_interval_s
@@ -31,8 +39,10 @@ class RunRecorder:
         self._pending.append(event)
         if publish:
             self.publish(event)
-        if (len(self._pending) >= self.batch_size
-                or time.monotonic() - self._last_flush >= self.flush_interval_s):
+        if (
+            len(self._pending) >= self.batch_size
+            or time.monotonic() - self._last_flush >= self.flush_interval_s
+        ):
             self.flush()
         return event
 

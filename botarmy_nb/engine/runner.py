@@ -11,6 +11,10 @@ from autogen_agentchat.base import TaskResult
 from autogen_agentchat.conditions import ExternalTermination
 from autogen_core import CancellationToken
 
+from botarmy_nb.engine.build import build_team, resolve_agent_models
+from botarmy_nb.engine.normalize import normalize
+from botarmy_nb.engine.recorder import Publish, RunRecorder
+from botarmy_nb.engine.request import RunRequest
 from botarmy_nb.errors import BotArmyError
 from botarmy_nb.events import (
     ArtifactEvent,
@@ -18,10 +22,6 @@ from botarmy_nb.events import (
     MessageEvent,
     StatusEvent,
 )
-from botarmy_nb.engine.build import build_team, resolve_agent_models
-from botarmy_nb.engine.normalize import normalize
-from botarmy_nb.engine.recorder import Publish, RunRecorder
-from botarmy_nb.engine.request import RunRequest
 from botarmy_nb.log import get_logger, redact
 from botarmy_nb.store.sql import SqlRunStore
 
@@ -52,8 +52,9 @@ class RunControl:
             self.loop.call_soon_threadsafe(self.token.cancel)
 
 
-def _artifacts(request: RunRequest, messages: list[MessageEvent], run_id: str,
-               artifacts_dir: Path) -> list[ArtifactEvent]:
+def _artifacts(
+    request: RunRequest, messages: list[MessageEvent], run_id: str, artifacts_dir: Path
+) -> list[ArtifactEvent]:
     said = [m for m in messages if m.kind in ("text", "thought", "stop") and m.agent != "user"]
     out: list[ArtifactEvent] = []
     for spec in request.team.artifacts:
@@ -67,14 +68,27 @@ def _artifacts(request: RunRequest, messages: list[MessageEvent], run_id: str,
         path = artifacts_dir / run_id / spec.name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content + "\n", encoding="utf-8")
-        out.append(ArtifactEvent(run_id=run_id, agent=chosen[-1].agent, name=spec.name,
-                                 content=content, format=spec.format, path=str(path)))
+        out.append(
+            ArtifactEvent(
+                run_id=run_id,
+                agent=chosen[-1].agent,
+                name=spec.name,
+                content=content,
+                format=spec.format,
+                path=str(path),
+            )
+        )
     return out
 
 
-async def execute_run(run_id: str, store: SqlRunStore, *, publish: Publish,
-                      control: RunControl | None = None,
-                      artifacts_dir: Path | None = None) -> str:
+async def execute_run(
+    run_id: str,
+    store: SqlRunStore,
+    *,
+    publish: Publish,
+    control: RunControl | None = None,
+    artifacts_dir: Path | None = None,
+) -> str:
     """Run a queued run to its end; returns the final status. Never raises for run failures."""
     from botarmy_nb.settings import get_settings
 
@@ -92,15 +106,21 @@ async def execute_run(run_id: str, store: SqlRunStore, *, publish: Publish,
         store.mark_started(run_id)
         recorder.emit(StatusEvent(run_id=run_id, status="running"))
         chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
-        built = build_team(request.team, run_id=run_id, chains=chains, emit=recorder.emit,
-                           max_turns=request.max_turns)
+        built = build_team(
+            request.team,
+            run_id=run_id,
+            chains=chains,
+            emit=recorder.emit,
+            max_turns=request.max_turns,
+        )
         control.external = built.external
         if control.cancel_requested:
             built.external.set()
         labels = {name: str(spec) for name, spec in built.models.items()}
         since_checkpoint = 0
-        async for item in built.team.run_stream(task=request.task,
-                                                cancellation_token=control.token):
+        async for item in built.team.run_stream(
+            task=request.task, cancellation_token=control.token
+        ):
             if isinstance(item, TaskResult):
                 reason = item.stop_reason
                 continue
@@ -114,8 +134,7 @@ async def execute_run(run_id: str, store: SqlRunStore, *, publish: Publish,
                 if since_checkpoint >= request.checkpoint_every:
                     since_checkpoint = 0
                     recorder.flush()
-                    store.save_checkpoint(run_id, recorder.seq,
-                                          dict(await built.team.save_state()))
+                    store.save_checkpoint(run_id, recorder.seq, dict(await built.team.save_state()))
         if control.cancel_requested:
             status = "cancelled"
         for artifact in _artifacts(request, messages, run_id, artifacts_dir):
@@ -133,8 +152,9 @@ async def execute_run(run_id: str, store: SqlRunStore, *, publish: Publish,
             recorder.emit(ErrorEvent(run_id=run_id, error_type="RunError", message=error))
         if status == "cancelled" and not reason:
             reason = "cancelled by the user"
-        final = recorder.emit(StatusEvent(run_id=run_id, status=status, reason=reason),
-                              publish=False)
+        final = recorder.emit(
+            StatusEvent(run_id=run_id, status=status, reason=reason), publish=False
+        )
         recorder.flush()
         if built is not None and status == "completed":
             try:
@@ -146,4 +166,3 @@ async def execute_run(run_id: str, store: SqlRunStore, *, publish: Publish,
         structlog.contextvars.unbind_contextvars("run_id")
     log.info("run finished", status=status)
     return status
-

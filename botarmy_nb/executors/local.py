@@ -63,8 +63,7 @@ class LocalExecutor:
 
         async def go() -> str:
             try:
-                return await execute_run(run_id, store, publish=self.bus.publish,
-                                         control=control)
+                return await execute_run(run_id, store, publish=self.bus.publish, control=control)
             finally:
                 finished.set()
 

@@ -31,37 +31,67 @@ class MeteredClient(ChatCompletionClient):
     component_type = "model"
 
     def __init__(
-        self, inner: ChatCompletionClient, spec: ModelSpec, *, run_id: str, agent: str,
+        self,
+        inner: ChatCompletionClient,
+        spec: ModelSpec,
+        *,
+        run_id: str,
+        agent: str,
         emit: Emit,
     ) -> None:
         self._inner, self._spec, self._run_id, self._agent, self._emit = (
-            inner, spec, run_id, agent, emit
+            inner,
+            spec,
+            run_id,
+            agent,
+            emit,
         )
 
-    def _report(self, started: float, result: CreateResult | None, error: BaseException | None,
-                ttft: float | None = None) -> None:
+    def _report(
+        self,
+        started: float,
+        result: CreateResult | None,
+        error: BaseException | None,
+        ttft: float | None = None,
+    ) -> None:
         usage = result.usage if result is not None else RequestUsage(0, 0)
-        self._emit(ModelCallEvent(
-            run_id=self._run_id, agent=self._agent, provider=self._spec.provider,
-            model=self._spec.model, prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            latency_s=time.perf_counter() - started, ttft_s=ttft,
-            status="ok" if error is None else "error",
-            error=None if error is None else f"{type(error).__name__}: {error}",
-            cached=bool(result.cached) if result is not None else False,
-        ))
+        self._emit(
+            ModelCallEvent(
+                run_id=self._run_id,
+                agent=self._agent,
+                provider=self._spec.provider,
+                model=self._spec.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                latency_s=time.perf_counter() - started,
+                ttft_s=ttft,
+                status="ok" if error is None else "error",
+                error=None if error is None else f"{type(error).__name__}: {error}",
+                cached=bool(result.cached) if result is not None else False,
+            )
+        )
 
     async def create(
-        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Any = "auto", json_output: bool | type | None = None,
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Any = "auto",
+        json_output: bool | type | None = None,
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
         started = time.perf_counter()
-        call = asyncio.ensure_future(self._inner.create(
-            messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-            extra_create_args=extra_create_args, cancellation_token=cancellation_token,
-        ))
+        call = asyncio.ensure_future(
+            self._inner.create(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                json_output=json_output,
+                extra_create_args=extra_create_args,
+                cancellation_token=cancellation_token,
+            )
+        )
         if cancellation_token is not None:
             # every provider becomes abortable by a hard stop, whether it links the token or not
             cancellation_token.link_future(call)
@@ -77,8 +107,12 @@ class MeteredClient(ChatCompletionClient):
         return result
 
     async def create_stream(
-        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Any = "auto", json_output: bool | type | None = None,
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Any = "auto",
+        json_output: bool | type | None = None,
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> AsyncGenerator[str | CreateResult, None]:
@@ -86,8 +120,12 @@ class MeteredClient(ChatCompletionClient):
         ttft: float | None = None
         try:
             async for item in self._inner.create_stream(
-                messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-                extra_create_args=extra_create_args, cancellation_token=cancellation_token,
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                json_output=json_output,
+                extra_create_args=extra_create_args,
+                cancellation_token=cancellation_token,
             ):
                 if ttft is None:
                     ttft = time.perf_counter() - started
@@ -107,12 +145,14 @@ class MeteredClient(ChatCompletionClient):
     def total_usage(self) -> RequestUsage:
         return self._inner.total_usage()
 
-    def count_tokens(self, messages: Sequence[LLMMessage], *,
-                     tools: Sequence[Tool | ToolSchema] = []) -> int:
+    def count_tokens(
+        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
+    ) -> int:
         return self._inner.count_tokens(messages, tools=tools)
 
-    def remaining_tokens(self, messages: Sequence[LLMMessage], *,
-                         tools: Sequence[Tool | ToolSchema] = []) -> int:
+    def remaining_tokens(
+        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
+    ) -> int:
         return self._inner.remaining_tokens(messages, tools=tools)
 
     @property

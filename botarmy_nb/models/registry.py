@@ -77,8 +77,14 @@ def _scripted(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
     return ScriptedChatCompletionClient(context)
 
 
-def _openai_like(spec: ModelSpec, context: AgentContext, *, key_variable: str | None,
-                 base_url: str | None, extra: str) -> ChatCompletionClient:
+def _openai_like(
+    spec: ModelSpec,
+    context: AgentContext,
+    *,
+    key_variable: str | None,
+    base_url: str | None,
+    extra: str,
+) -> ChatCompletionClient:
     from botarmy_nb.settings import provider_key
 
     try:
@@ -96,8 +102,11 @@ def _openai_like(spec: ModelSpec, context: AgentContext, *, key_variable: str | 
         kwargs["base_url"] = url
     if spec.provider in ("openai-compatible", "gemini"):
         kwargs["model_info"] = {
-            "vision": False, "function_calling": True, "json_output": False,
-            "family": "unknown", "structured_output": False,
+            "vision": False,
+            "function_calling": True,
+            "json_output": False,
+            "family": "unknown",
+            "structured_output": False,
         }
     return OpenAIChatCompletionClient(**kwargs)
 
@@ -113,25 +122,42 @@ def _openai_compatible(spec: ModelSpec, context: AgentContext) -> ChatCompletion
 
 @functools.cache
 def _load_builtin() -> None:
-    register_provider(Provider(
-        "scripted", _scripted, default_model="scripted",
-        description="offline, deterministic replies (not a real LLM)",
-    ))
-    register_provider(Provider(
-        "openai",
-        functools.partial(_openai_like, key_variable="OPENAI_API_KEY", base_url=None,
-                          extra="openai"),
-        key_variable="OPENAI_API_KEY", extra="openai",
-    ))
-    register_provider(Provider(
-        "gemini",
-        functools.partial(
-            _openai_like, key_variable="GEMINI_API_KEY", extra="gemini",
-            base_url="https://generativelanguage.googleapis.com/v1beta/openai/",
-        ),
-        key_variable="GEMINI_API_KEY", extra="gemini",
-    ))
-    register_provider(Provider(
-        "openai-compatible", _openai_compatible, extra="openai",
-        description="Ollama, vLLM, llama.cpp server (needs @base_url)",
-    ))
+    register_provider(
+        Provider(
+            "scripted",
+            _scripted,
+            default_model="scripted",
+            description="offline, deterministic replies (not a real LLM)",
+        )
+    )
+    register_provider(
+        Provider(
+            "openai",
+            functools.partial(
+                _openai_like, key_variable="OPENAI_API_KEY", base_url=None, extra="openai"
+            ),
+            key_variable="OPENAI_API_KEY",
+            extra="openai",
+        )
+    )
+    register_provider(
+        Provider(
+            "gemini",
+            functools.partial(
+                _openai_like,
+                key_variable="GEMINI_API_KEY",
+                extra="gemini",
+                base_url="https://generativelanguage.googleapis.com/v1beta/openai/",
+            ),
+            key_variable="GEMINI_API_KEY",
+            extra="gemini",
+        )
+    )
+    register_provider(
+        Provider(
+            "openai-compatible",
+            _openai_compatible,
+            extra="openai",
+            description="Ollama, vLLM, llama.cpp server (needs @base_url)",
+        )
+    )

@@ -36,20 +36,41 @@ _REVIEWER = re.compile(r"review|critic|qa|test|approv|editor", re.I)
 _SELECTOR = re.compile(r"select the next role from (\[[^\]]*\])", re.I)
 
 _ROLE_LINES: dict[str, tuple[str, ...]] = {
-    "writer": ("Opening: why this matters to the reader.", "Body: the three ideas, in order.",
-               "Close: what to do next."),
-    "analyst": ("Problem: who hurts today and how often.", "Market: two alternatives and gaps.",
-                "Open questions for the team."),
-    "pm": ("Goal: one measurable outcome.", "Requirements: FR1, FR2, FR3.",
-           "Non-goals: what we leave out."),
-    "architect": ("Components: client, API, store.", "Data flow: request → service → database.",
-                  "Risks: scaling the write path."),
-    "dev": ("Plan: smallest change first.", "Code: module, tests, docs.",
-            "Done when tests pass in CI."),
-    "planner": ("Step 1: understand the ask.", "Step 2: split into tasks.",
-                "Step 3: assign owners."),
-    "researcher": ("Sources: three reputable references.", "Findings: what they agree on.",
-                   "Gaps: what nobody measured."),
+    "writer": (
+        "Opening: why this matters to the reader.",
+        "Body: the three ideas, in order.",
+        "Close: what to do next.",
+    ),
+    "analyst": (
+        "Problem: who hurts today and how often.",
+        "Market: two alternatives and gaps.",
+        "Open questions for the team.",
+    ),
+    "pm": (
+        "Goal: one measurable outcome.",
+        "Requirements: FR1, FR2, FR3.",
+        "Non-goals: what we leave out.",
+    ),
+    "architect": (
+        "Components: client, API, store.",
+        "Data flow: request → service → database.",
+        "Risks: scaling the write path.",
+    ),
+    "dev": (
+        "Plan: smallest change first.",
+        "Code: module, tests, docs.",
+        "Done when tests pass in CI.",
+    ),
+    "planner": (
+        "Step 1: understand the ask.",
+        "Step 2: split into tasks.",
+        "Step 3: assign owners.",
+    ),
+    "researcher": (
+        "Sources: three reputable references.",
+        "Findings: what they agree on.",
+        "Gaps: what nobody measured.",
+    ),
 }
 
 
@@ -78,9 +99,9 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
 
     # -- the reply ------------------------------------------------------------------------
 
-    def _reply(self, messages: Sequence[LLMMessage], tools: Sequence[Tool | ToolSchema]) -> tuple[
-        str | list[FunctionCall], str | None
-    ]:
+    def _reply(
+        self, messages: Sequence[LLMMessage], tools: Sequence[Tool | ToolSchema]
+    ) -> tuple[str | list[FunctionCall], str | None]:
         self._calls += 1
         prompt = _text_of(messages[-1]) if messages else ""
         selector = _SELECTOR.search(prompt)
@@ -93,9 +114,7 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
             return choice, None
 
         me = self._ctx.agent
-        turn = 1 + sum(
-            1 for m in messages if isinstance(m, AssistantMessage) and m.source == me
-        )
+        turn = 1 + sum(1 for m in messages if isinstance(m, AssistantMessage) and m.source == me)
         task = next(
             (_text_of(m) for m in messages if isinstance(m, UserMessage) and m.source == "user"),
             "the task",
@@ -111,16 +130,18 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
             body = self._body(title, turn, previous, system, final=False)
             call = FunctionCall(id=f"call_{me}_{self._calls}", name=pending[0], arguments="{}")
             return [call], body
-        closes = bool(handoffs) or self._ctx.ends_conversation and (
-            turn >= 2 or not _REVIEWER.search(f"{self._ctx.role} {me}")
+        closes = bool(handoffs) or (
+            self._ctx.ends_conversation
+            and (turn >= 2 or not _REVIEWER.search(f"{self._ctx.role} {me}"))
         )
         body = self._body(title, turn, previous, system, final=closes)
         if self._ctx.stop_word and closes and self._ctx.stop_word not in body:
             body = f"{body}\n\n{self._ctx.stop_word}"
         return body, None
 
-    def _body(self, title: str, turn: int, previous: str | None, system: str, *,
-              final: bool) -> str:
+    def _body(
+        self, title: str, turn: int, previous: str | None, system: str, *, final: bool
+    ) -> str:
         me, role = self._ctx.agent, (self._ctx.role or self._ctx.agent)
         header = f"**{me}** ({role}) · turn {turn} · [{LABEL} model]"
         if _REVIEWER.search(role) or _REVIEWER.search(me):
@@ -218,8 +239,12 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
     @property
     def model_info(self) -> ModelInfo:
         return ModelInfo(
-            vision=False, function_calling=True, json_output=False, family="unknown",
-            structured_output=False, multiple_system_messages=True,
+            vision=False,
+            function_calling=True,
+            json_output=False,
+            family="unknown",
+            structured_output=False,
+            multiple_system_messages=True,
         )
 
 

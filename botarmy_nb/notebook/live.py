@@ -87,11 +87,16 @@ class LiveView:
 
     def _push_locked(self) -> None:
         self._last_push = time.monotonic()
-        dropped = (f"<div><small>… {self._dropped} earlier events: see run.messages</small>"
-                   "</div>") if self._dropped else ""
+        dropped = (
+            (f"<div><small>… {self._dropped} earlier events: see run.messages</small></div>")
+            if self._dropped
+            else ""
+        )
         self.body.value = dropped + "".join(self._blocks)
-        self.header.value = (f"<b>botarmy run {html.escape(self.run.name)}</b> · "
-                             f"<i>running</i> · {self._messages} messages")
+        self.header.value = (
+            f"<b>botarmy run {html.escape(self.run.name)}</b> · "
+            f"<i>running</i> · {self._messages} messages"
+        )
 
     def _finish(self) -> None:
         with self._lock:

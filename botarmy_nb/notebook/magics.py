@@ -13,8 +13,10 @@ from IPython.display import display
 
 __all__ = ["BotArmyMagics", "build_cell_parser"]
 
-CELL_USAGE = "%%botarmy [--team NAME|PATH] [--model SPEC|AGENT=SPEC]... [--var KEY=VALUE]... " \
+CELL_USAGE = (
+    "%%botarmy [--team NAME|PATH] [--model SPEC|AGENT=SPEC]... [--var KEY=VALUE]... "
     "[--max-turns N] [--name NAME] [--executor local|celery] [--wait] [--interpolate]"
+)
 LINE_COMMANDS = {
     "runs": "list recent runs (--status S, --limit N)",
     "show": "RUN — summary and transcript of a run (id, id prefix or name)",
@@ -61,19 +63,36 @@ def _var(value: str) -> tuple[str, str]:
 
 
 def build_cell_parser() -> _Parser:
-    parser = _Parser(prog="%%botarmy", usage=CELL_USAGE, add_help=True,
-                     description="Run an agent team on the cell body as the task.")
+    parser = _Parser(
+        prog="%%botarmy",
+        usage=CELL_USAGE,
+        add_help=True,
+        description="Run an agent team on the cell body as the task.",
+    )
     parser.add_argument("--team", help="team name or YAML path (default: writers-room)")
-    parser.add_argument("--model", action="append", default=[],
-                        help="model spec for all agents, or AGENT=SPEC for one (repeatable)")
-    parser.add_argument("--var", action="append", type=_var, default=[], metavar="KEY=VALUE",
-                        help="fills {{KEY}} in the task and the agents' instructions")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="model spec for all agents, or AGENT=SPEC for one (repeatable)",
+    )
+    parser.add_argument(
+        "--var",
+        action="append",
+        type=_var,
+        default=[],
+        metavar="KEY=VALUE",
+        help="fills {{KEY}} in the task and the agents' instructions",
+    )
     parser.add_argument("--max-turns", type=_positive, help="stop after N agent turns")
     parser.add_argument("--name", help="a name for the run (default: the team's name)")
     parser.add_argument("--executor", choices=["local", "celery"], default=None)
     parser.add_argument("--wait", action="store_true", help="block until the run ends")
-    parser.add_argument("--interpolate", action="store_true",
-                        help="fill {name} in the cell from the notebook's variables")
+    parser.add_argument(
+        "--interpolate",
+        action="store_true",
+        help="fill {name} in the cell from the notebook's variables",
+    )
     return parser
 
 
@@ -92,8 +111,9 @@ def _models(values: list[str]) -> tuple[str | None, dict[str, str]]:
         if match and ":" not in match[1]:
             per_agent[match[1]] = match[2]
         elif default is not None:
-            raise UsageError(f"--model given twice for all agents ({default!r}, {value!r})"
-                             f"\nusage: {CELL_USAGE}")
+            raise UsageError(
+                f"--model given twice for all agents ({default!r}, {value!r})\nusage: {CELL_USAGE}"
+            )
         else:
             default = value
     return default, per_agent
@@ -103,8 +123,9 @@ def _interpolate(cell: str, namespace: dict[str, Any]) -> str:
     def fill(match: re.Match[str]) -> str:
         name = match[1]
         if name not in namespace:
-            raise UsageError(f"--interpolate: the cell uses {{{name}}}, which is not defined "
-                             "in the notebook")
+            raise UsageError(
+                f"--interpolate: the cell uses {{{name}}}, which is not defined in the notebook"
+            )
         return str(namespace[name])
 
     return _FIELD.sub(fill, cell)
@@ -132,22 +153,34 @@ class BotArmyMagics(Magics):
         except BotArmyError as exc:
             raise UsageError(str(exc)) from None
 
-    def _start(self, task: str, options: argparse.Namespace, model: str | None,
-               agent_models: dict[str, str]) -> Any:
+    def _start(
+        self,
+        task: str,
+        options: argparse.Namespace,
+        model: str | None,
+        agent_models: dict[str, str],
+    ) -> Any:
         from botarmy_nb import api
         from botarmy_nb.notebook.live import LiveView
 
         handle = api.run(
-            task, team=options.team, model=model, agent_models=agent_models,
-            variables=dict(options.var), executor=options.executor, name=options.name,
+            task,
+            team=options.team,
+            model=model,
+            agent_models=agent_models,
+            variables=dict(options.var),
+            executor=options.executor,
+            name=options.name,
             max_turns=options.max_turns,
         )
         self.shell.user_ns["_botarmy_run"] = handle
         view = LiveView(handle).start()
         display(view.mimebundle(), raw=True)
-        if options.wait:
-            handle.wait()
-        return handle
+        if not options.wait:
+            # The handle is in _botarmy_run; as the cell's value its repr would be a racy
+            # snapshot (running or done), which no saved notebook could reproduce.
+            return None
+        return handle.wait()
 
     @line_magic("botarmy")
     def botarmy_line(self, line: str) -> Any:
@@ -206,8 +239,10 @@ class BotArmyMagics(Magics):
         handle = api.get_run(self._one_run(args, "show"))
         palette: dict[str, str] = {}
         transcript = "".join(b for b in (event_html(e, palette) for e in handle.events) if b)
-        display({"text/html": handle._repr_html_() + transcript,
-                 "text/plain": handle.summary_text()}, raw=True)
+        display(
+            {"text/html": handle._repr_html_() + transcript, "text/plain": handle.summary_text()},
+            raw=True,
+        )
 
     def _cmd_attach(self, args: list[str]) -> Any:
         from botarmy_nb import api
@@ -230,10 +265,19 @@ class BotArmyMagics(Magics):
     def _cmd_teams(self, args: list[str]) -> Any:
         import pandas as pd
 
-        from botarmy_nb.specs.catalog import list_teams
+        from botarmy_nb.specs.catalog import bundled_teams_dir, list_teams
 
-        rows = [{"name": t.name, "type": t.type, "agents": ", ".join(t.agent_names),
-                 "description": t.description, "source": t.source} for t in list_teams()]
+        bundled = str(bundled_teams_dir())
+        rows = [
+            {
+                "name": t.name,
+                "type": t.type,
+                "agents": ", ".join(t.agent_names),
+                "source": "bundled" if (t.source or "").startswith(bundled) else t.source,
+                "description": t.description,
+            }
+            for t in list_teams()
+        ]
         return pd.DataFrame(rows)
 
     def _cmd_status(self, args: list[str]) -> None:
@@ -252,5 +296,3 @@ def _esc(text: str) -> str:
     import html
 
     return html.escape(text)
-
-

@@ -80,9 +80,7 @@ class TeamSpec(_Strict):
     max_turns: int | None = Field(default=None, ge=1)
     selector_prompt: str | None = None
     graph: GraphSpec | None = None
-    artifacts: list[ArtifactSpec] = Field(
-        default_factory=lambda: [ArtifactSpec(name="result.md")]
-    )
+    artifacts: list[ArtifactSpec] = Field(default_factory=lambda: [ArtifactSpec(name="result.md")])
     source: str | None = Field(default=None, exclude=True)
 
     @property
@@ -118,8 +116,9 @@ def parse_team(doc: LocatedYaml, *, libraries: list[Path] = ()) -> TeamSpec:  # 
     for i, entry in enumerate(data.get("agents") or []):
         if isinstance(entry, str):
             if entry not in library:
-                raise doc.error(("agents", i), f"unknown agent '{entry}'"
-                                + did_you_mean(entry, library))
+                raise doc.error(
+                    ("agents", i), f"unknown agent '{entry}'" + did_you_mean(entry, library)
+                )
             fields, lib_doc = library[entry]
             try:
                 AgentSpec.model_validate(fields)
@@ -178,11 +177,14 @@ def _check_graph(team: TeamSpec, doc: LocatedYaml) -> None:
     assert team.graph is not None
     nodes = {name: DiGraphNode(name=name, edges=[]) for name in team.agent_names}
     for edge in team.graph.edges:
-        nodes[edge.source].edges.append(DiGraphEdge(
-            target=edge.target, condition=edge.condition,
-            activation_group=edge.activation_group or edge.target,
-            activation_condition=edge.activation_condition or "all",
-        ))
+        nodes[edge.source].edges.append(
+            DiGraphEdge(
+                target=edge.target,
+                condition=edge.condition,
+                activation_group=edge.activation_group or edge.target,
+                activation_condition=edge.activation_condition or "all",
+            )
+        )
     try:
         DiGraph(nodes=nodes).graph_validate()
     except ValueError as exc:

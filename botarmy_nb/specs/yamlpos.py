@@ -38,8 +38,7 @@ class LocatedYaml:
         return SpecError(message, file=self.file, line=self.line_of(path), field=field_name)
 
 
-def _build(node: yaml.Node, path: Path_, loader: yaml.SafeLoader,
-           lines: dict[Path_, int]) -> Any:
+def _build(node: yaml.Node, path: Path_, loader: yaml.SafeLoader, lines: dict[Path_, int]) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -95,6 +94,10 @@ def raise_validation_error(doc: LocatedYaml, exc: ValidationError, *, base: Path
     elif err["type"] == "missing":
         message = f"missing required field '{loc[-1]}'"
         field_path = (*base, *loc)
-        raise SpecError(message, file=doc.file, line=doc.line_of(tuple(path)),
-                        field=".".join(str(p) for p in field_path)) from None
+        raise SpecError(
+            message,
+            file=doc.file,
+            line=doc.line_of(tuple(path)),
+            field=".".join(str(p) for p in field_path),
+        ) from None
     raise doc.error(tuple(path) if path else (*base, *loc), message) from None

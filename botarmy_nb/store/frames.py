@@ -77,9 +77,16 @@ def _utc(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, utc=True, format="ISO8601")
 
 
-def _typed(frame: pd.DataFrame, *, times: Sequence[str] = (), ints: Sequence[str] = (),
-           floats: Sequence[str] = (), cats: Sequence[str] = (), strs: Sequence[str] = (),
-           bools: Sequence[str] = ()) -> pd.DataFrame:
+def _typed(
+    frame: pd.DataFrame,
+    *,
+    times: Sequence[str] = (),
+    ints: Sequence[str] = (),
+    floats: Sequence[str] = (),
+    cats: Sequence[str] = (),
+    strs: Sequence[str] = (),
+    bools: Sequence[str] = (),
+) -> pd.DataFrame:
     for col in times:
         frame[col] = _utc(frame[col])
     for col in ints:
@@ -97,16 +104,22 @@ def _typed(frame: pd.DataFrame, *, times: Sequence[str] = (), ints: Sequence[str
 
 def messages_frame(store: SqlRunStore, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per message event, in run then seq order."""
-    kind = ("json_extract(e.payload, '$.kind')" if store.dialect == "sqlite"
-            else "e.payload->>'kind'")
+    kind = (
+        "json_extract(e.payload, '$.kind')" if store.dialect == "sqlite" else "e.payload->>'kind'"
+    )
     sql = (
         f"SELECT e.run_id, r.name AS run_name, e.seq, e.created_at, e.agent, {kind} AS type, "
         "e.content FROM events e JOIN runs r ON r.id = e.run_id "
         f"WHERE e.type = 'message'{_run_filter('e.run_id', run_ids)} "
         "ORDER BY r.created_at, e.run_id, e.seq"
     )
-    return _typed(_fetch(store, sql), times=["created_at"], ints=["seq"],
-                  cats=["agent", "type", "run_name"], strs=["run_id", "content"])
+    return _typed(
+        _fetch(store, sql),
+        times=["created_at"],
+        ints=["seq"],
+        cats=["agent", "type", "run_name"],
+        strs=["run_id", "content"],
+    )
 
 
 def model_calls_frame(store: SqlRunStore, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
@@ -119,11 +132,13 @@ def model_calls_frame(store: SqlRunStore, run_ids: Sequence[str] | None = None) 
         f"WHERE 1 = 1{_run_filter('m.run_id', run_ids)} ORDER BY r.created_at, m.run_id, m.seq"
     )
     return _typed(
-        _fetch(store, sql), times=["created_at"],
+        _fetch(store, sql),
+        times=["created_at"],
         ints=["seq", "prompt_tokens", "completion_tokens", "total_tokens"],
         floats=["latency_s", "ttft_s", "cost_usd"],
         cats=["agent", "provider", "model", "status", "run_name"],
-        strs=["run_id", "error"], bools=["cached"],
+        strs=["run_id", "error"],
+        bools=["cached"],
     )
 
 
@@ -134,9 +149,13 @@ def artifacts_frame(store: SqlRunStore, run_ids: Sequence[str] | None = None) ->
         "FROM artifacts a JOIN runs r ON r.id = a.run_id "
         f"WHERE 1 = 1{_run_filter('a.run_id', run_ids)} ORDER BY r.created_at, a.run_id, a.seq"
     )
-    return _typed(_fetch(store, sql), times=["created_at"], ints=["seq", "size"],
-                  cats=["agent", "format", "run_name"],
-                  strs=["run_id", "name", "template", "path", "content"])
+    return _typed(
+        _fetch(store, sql),
+        times=["created_at"],
+        ints=["seq", "size"],
+        cats=["agent", "format", "run_name"],
+        strs=["run_id", "name", "template", "path", "content"],
+    )
 
 
 def runs_frame(store: SqlRunStore, **filters: Any) -> pd.DataFrame:
@@ -144,14 +163,42 @@ def runs_frame(store: SqlRunStore, **filters: Any) -> pd.DataFrame:
     import pandas as pd
 
     records = store.list_runs(**filters)
-    columns = ["id", "name", "status", "team", "workflow", "template", "model", "executor",
-               "task", "created_at", "started_at", "finished_at", "duration_s", "last_seq",
-               "stop_reason", "error"]
+    columns = [
+        "id",
+        "name",
+        "status",
+        "team",
+        "workflow",
+        "template",
+        "model",
+        "executor",
+        "task",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "last_seq",
+        "stop_reason",
+        "error",
+    ]
     rows = [{**r.model_dump(include=set(columns)), "duration_s": r.duration_s} for r in records]
     frame = pd.DataFrame(rows, columns=columns)
-    frame = _typed(frame, times=["created_at", "started_at", "finished_at"],
-                   cats=["status", "executor"], floats=["duration_s"],
-                   strs=["id", "name", "team", "workflow", "template", "model", "task",
-                         "stop_reason", "error"])
+    frame = _typed(
+        frame,
+        times=["created_at", "started_at", "finished_at"],
+        cats=["status", "executor"],
+        floats=["duration_s"],
+        strs=[
+            "id",
+            "name",
+            "team",
+            "workflow",
+            "template",
+            "model",
+            "task",
+            "stop_reason",
+            "error",
+        ],
+    )
     frame["last_seq"] = frame["last_seq"].astype("int64")
     return frame

@@ -79,20 +79,34 @@ def _event_row(event: Event) -> dict[str, Any]:
 
 def _model_call_row(event: ModelCallEvent) -> dict[str, Any]:
     return {
-        "run_id": event.run_id, "seq": event.seq, "agent": event.agent,
-        "provider": event.provider, "model": event.model,
-        "prompt_tokens": event.prompt_tokens, "completion_tokens": event.completion_tokens,
-        "latency_s": event.latency_s, "ttft_s": event.ttft_s, "cost_usd": event.cost_usd,
-        "status": event.status, "error": event.error, "cached": event.cached,
+        "run_id": event.run_id,
+        "seq": event.seq,
+        "agent": event.agent,
+        "provider": event.provider,
+        "model": event.model,
+        "prompt_tokens": event.prompt_tokens,
+        "completion_tokens": event.completion_tokens,
+        "latency_s": event.latency_s,
+        "ttft_s": event.ttft_s,
+        "cost_usd": event.cost_usd,
+        "status": event.status,
+        "error": event.error,
+        "cached": event.cached,
         "created_at": event.created_at,
     }
 
 
 def _artifact_row(event: ArtifactEvent) -> dict[str, Any]:
     return {
-        "run_id": event.run_id, "seq": event.seq, "name": event.name, "agent": event.agent,
-        "template": event.template, "content": event.content, "format": event.format,
-        "path": event.path, "created_at": event.created_at,
+        "run_id": event.run_id,
+        "seq": event.seq,
+        "name": event.name,
+        "agent": event.agent,
+        "template": event.template,
+        "content": event.content,
+        "format": event.format,
+        "path": event.path,
+        "created_at": event.created_at,
     }
 
 
@@ -145,7 +159,11 @@ class SqlRunStore:
         self.update_run(run_id, status="running", started_at=now, heartbeat_at=now, worker=worker)
 
     def mark_finished(
-        self, run_id: str, status: str, *, stop_reason: str | None = None,
+        self,
+        run_id: str,
+        status: str,
+        *,
+        stop_reason: str | None = None,
         error: str | None = None,
     ) -> None:
         self.update_run(
@@ -205,7 +223,8 @@ class SqlRunStore:
             now = utcnow()
             for run_id, seq in last.items():
                 s.execute(
-                    update(RunRow).where(RunRow.id == run_id, RunRow.last_seq < seq)
+                    update(RunRow)
+                    .where(RunRow.id == run_id, RunRow.last_seq < seq)
                     .values(last_seq=seq, heartbeat_at=now)
                 )
 
@@ -218,15 +237,16 @@ class SqlRunStore:
         raw = session.connection().connection.driver_connection
         with raw.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS events_stage (LIKE events) "
-                "ON COMMIT DELETE ROWS"
+                "CREATE TEMP TABLE IF NOT EXISTS events_stage (LIKE events) ON COMMIT DELETE ROWS"
             )
             columns = ", ".join(_EVENT_COLUMNS)
             with cur.copy(f"COPY events_stage ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(
-                        [json.dumps(row["payload"]) if c == "payload" else row[c]
-                         for c in _EVENT_COLUMNS]
+                        [
+                            json.dumps(row["payload"]) if c == "payload" else row[c]
+                            for c in _EVENT_COLUMNS
+                        ]
                     )
             cur.execute(
                 f"INSERT INTO events ({columns}) SELECT {columns} FROM events_stage "
@@ -237,15 +257,23 @@ class SqlRunStore:
     def events(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
         """The run's events with seq > after_seq, in order."""
         with self.session() as s:
-            rows = s.execute(
-                select(EventRow).where(EventRow.run_id == run_id, EventRow.seq > after_seq)
-                .order_by(EventRow.seq)
-            ).scalars().all()
+            rows = (
+                s.execute(
+                    select(EventRow)
+                    .where(EventRow.run_id == run_id, EventRow.seq > after_seq)
+                    .order_by(EventRow.seq)
+                )
+                .scalars()
+                .all()
+            )
             out: list[Event] = []
             for row in rows:
                 data = dict(row.payload)
                 data.update(
-                    run_id=row.run_id, seq=row.seq, type=row.type, agent=row.agent,
+                    run_id=row.run_id,
+                    seq=row.seq,
+                    type=row.type,
+                    agent=row.agent,
                     created_at=_aware(row.created_at),
                 )
                 if row.content is not None:
@@ -275,7 +303,8 @@ class SqlRunStore:
     def latest_checkpoint(self, run_id: str) -> CheckpointRecord | None:
         with self.session() as s:
             row = s.scalars(
-                select(CheckpointRow).where(CheckpointRow.run_id == run_id)
+                select(CheckpointRow)
+                .where(CheckpointRow.run_id == run_id)
                 .order_by(CheckpointRow.seq.desc())
             ).first()
             return None if row is None else CheckpointRecord.model_validate(row)
@@ -292,7 +321,7 @@ _stores_lock = threading.Lock()
 
 
 def open_store(url: str | None = None) -> SqlRunStore:
-    """The store for ``url`` (default: the settings' database), created and migrated on first use."""
+    """The store for ``url`` (default: the settings' database), migrated on first use."""
     from botarmy_nb.settings import get_settings
 
     settings = get_settings()
@@ -317,5 +346,3 @@ def close_stores() -> None:
         for store in _stores.values():
             store.engine.dispose()
         _stores.clear()
-
-

@@ -30,8 +30,9 @@ def test_frames_across_runs(use_database) -> None:  # type: ignore[no-untyped-de
     assert str(runs["created_at"].dt.tz) == "UTC" and runs["status"].dtype == "category"
     messages = ba.messages()
     assert list(messages["run_id"].unique()) == [first.id, second.id]
-    assert (messages.groupby("run_id", observed=True)["seq"].apply(
-        lambda s: s.is_monotonic_increasing)).all()
+    assert (
+        messages.groupby("run_id", observed=True)["seq"].apply(lambda s: s.is_monotonic_increasing)
+    ).all()
     assert list(ba.messages(second.id[:8], agent="pm")["agent"].unique()) == ["pm"]
     assert len(ba.model_calls(first.id)) == len(first.model_calls) == 4
     assert set(ba.artifacts()["name"]) == {"draft.md", "review.md", "brief.md", "plan.md"}
@@ -52,11 +53,11 @@ def test_graceful_cancel(use_database, slow_model) -> None:  # type: ignore[no-u
 
 
 def test_hard_cancel_aborts_a_stuck_model_call(use_database, slow_model, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from botarmy_nb.models import registry
     from tests_support import stuck_provider
 
-    registry.register_provider(registry.Provider("stuck", stuck_provider,
-                                                 default_model="scripted"))
+    from botarmy_nb.models import registry
+
+    registry.register_provider(registry.Provider("stuck", stuck_provider, default_model="scripted"))
     run = ba.run("Never answers", model="stuck")
     time.sleep(0.3)
     started = time.monotonic()
@@ -84,13 +85,16 @@ def test_arun_awaits_without_blocking_the_loop(use_database, slow_model) -> None
     assert status == "completed" and ticks >= 5
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"team": "nope"}, NotFoundError, "unknown team 'nope'"),
-    ({"model": "what:ever"}, ModelSpecError, "--model 'what:ever': unknown provider"),
-    ({"agent_models": {"ghost": "scripted"}}, ConfigError, "unknown agent 'ghost'"),
-    ({"executor": "spark"}, ConfigError, "executor 'spark' is unknown"),
-    ({"max_turns": 0}, ConfigError, "max_turns must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"team": "nope"}, NotFoundError, "unknown team 'nope'"),
+        ({"model": "what:ever"}, ModelSpecError, "--model 'what:ever': unknown provider"),
+        ({"agent_models": {"ghost": "scripted"}}, ConfigError, "unknown agent 'ghost'"),
+        ({"executor": "spark"}, ConfigError, "executor 'spark' is unknown"),
+        ({"max_turns": 0}, ConfigError, "max_turns must be at least 1"),
+    ],
+)
 def test_bad_input_starts_nothing(use_database, kwargs, error, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(error, match=message):
         ba.run("task", **kwargs)

@@ -21,27 +21,32 @@ def _execute(store, team: str, task: str = "Plan a team wiki", **request):  # ty
     spec = find_team(team)
     req = RunRequest(task=task, team=spec, default_model="scripted", **request)
     run_id = uuid.uuid4().hex
-    store.create_run(NewRun(id=run_id, name=team, task=task, model="scripted", team=team,
-                            spec=req.to_json()))
+    store.create_run(
+        NewRun(id=run_id, name=team, task=task, model="scripted", team=team, spec=req.to_json())
+    )
     live: list = []
     status = asyncio.run(execute_run(run_id, store, publish=live.append))
     return run_id, status, live
 
 
-@pytest.mark.parametrize("team, speakers", [
-    ("writers-room", ["writer", "critic", "writer", "critic"]),
-    ("planning-room", ["analyst", "pm", "architect"]),
-    ("support-swarm", ["researcher", "writer", "reviewer"]),
-    ("review-graph", ["analyst", "dev", "qa", "dev", "qa", "writer"]),
-])
+@pytest.mark.parametrize(
+    "team, speakers",
+    [
+        ("writers-room", ["writer", "critic", "writer", "critic"]),
+        ("planning-room", ["analyst", "pm", "architect"]),
+        ("support-swarm", ["researcher", "writer", "reviewer"]),
+        ("review-graph", ["analyst", "dev", "qa", "dev", "qa", "writer"]),
+    ],
+)
 def test_each_team_type_runs_to_completion(store, team: str, speakers: list[str]) -> None:  # type: ignore[no-untyped-def]
     run_id, status, live = _execute(store, team)
     assert status == "completed"
     events = store.events(run_id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))  # no gaps
     assert [e.seq for e in live] == [e.seq for e in events]  # live saw exactly what is stored
-    said = [e.agent for e in events if isinstance(e, MessageEvent)
-            and e.kind in ("text", "thought")]
+    said = [
+        e.agent for e in events if isinstance(e, MessageEvent) and e.kind in ("text", "thought")
+    ]
     assert said == speakers
     assert isinstance(events[0], StatusEvent) and events[0].status == "running"
     assert isinstance(events[-1], StatusEvent) and events[-1].status == "completed"
@@ -93,7 +98,7 @@ def test_max_turns_stops_the_team(store) -> None:  # type: ignore[no-untyped-def
 
 
 def test_a_failing_provider_fails_the_run_with_its_reason(store, slow_model: str) -> None:  # type: ignore[no-untyped-def]
-    run_id, status, _ = _execute(store, "writers-room", task="x")
+    _run_id, status, _ = _execute(store, "writers-room", task="x")
     assert status == "completed"
     spec = find_team("writers-room")
     req = RunRequest(task="x", team=spec, default_model="broken:scripted")

@@ -17,18 +17,24 @@ def test_parse_specs() -> None:
     assert parse_model_spec("scripted") == ModelSpec(provider="scripted", model="scripted")
     spec = parse_model_spec("openai-compatible:llama3@http://127.0.0.1:11434/v1")
     assert (spec.provider, spec.model, spec.base_url) == (
-        "openai-compatible", "llama3", "http://127.0.0.1:11434/v1")
+        "openai-compatible",
+        "llama3",
+        "http://127.0.0.1:11434/v1",
+    )
     chain = parse_model_chain("openai:gpt-4o|scripted")
     assert [s.provider for s in chain] == ["openai", "scripted"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("nope:model", "unknown provider 'nope'; known: .*scripted"),
-    ("openai:", "does not parse"),
-    ("openai:gpt|", "empty spec"),
-    ("Open AI", "does not parse"),
-    ("openai", "needs a model name"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("nope:model", "unknown provider 'nope'; known: .*scripted"),
+        ("openai:", "does not parse"),
+        ("openai:gpt|", "empty spec"),
+        ("Open AI", "does not parse"),
+        ("openai", "needs a model name"),
+    ],
+)
 def test_bad_specs(text: str, message: str) -> None:
     with pytest.raises(ModelSpecError, match=message):
         parse_model_chain(text)
@@ -51,16 +57,20 @@ def _ask(client: ScriptedChatCompletionClient, messages: list) -> object:  # typ
 
 
 def test_scripted_reviewer_revises_then_approves_and_reports_usage() -> None:
-    ctx = AgentContext(agent="critic", role="reviewer", stop_word="APPROVE",
-                       ends_conversation=True)
+    ctx = AgentContext(agent="critic", role="reviewer", stop_word="APPROVE", ends_conversation=True)
     client = ScriptedChatCompletionClient(ctx)
-    history = [SystemMessage(content="Review."), UserMessage(content="Write X", source="user"),
-               UserMessage(content="draft", source="writer")]
+    history = [
+        SystemMessage(content="Review."),
+        UserMessage(content="Write X", source="user"),
+        UserMessage(content="draft", source="writer"),
+    ]
     first = _ask(client, history)
     assert "REVISE" in first.content and "APPROVE" not in first.content
     assert first.usage.prompt_tokens == 4 and first.usage.completion_tokens > 10
-    history += [AssistantMessage(content=first.content, source="critic"),
-                UserMessage(content="draft 2", source="writer")]
+    history += [
+        AssistantMessage(content=first.content, source="critic"),
+        UserMessage(content="draft 2", source="writer"),
+    ]
     second = _ask(client, history)
     assert "APPROVE" in second.content and "scripted model" in second.content
     again = _ask(ScriptedChatCompletionClient(ctx), history)
@@ -69,6 +79,11 @@ def test_scripted_reviewer_revises_then_approves_and_reports_usage() -> None:
 
 def test_scripted_fills_sections_from_instructions() -> None:
     client = ScriptedChatCompletionClient(AgentContext(agent="architect", role="architect"))
-    result = _ask(client, [SystemMessage(content="Write:\n## Components\n## Risks"),
-                           UserMessage(content="Plan a wiki", source="user")])
+    result = _ask(
+        client,
+        [
+            SystemMessage(content="Write:\n## Components\n## Risks"),
+            UserMessage(content="Plan a wiki", source="user"),
+        ],
+    )
     assert "### Components" in result.content and "### Risks" in result.content

@@ -23,17 +23,20 @@ def ip(botarmy_home):  # type: ignore[no-untyped-def]
 def test_load_ext_is_light() -> None:
     import subprocess
 
-    code = ("import time, sys; t = time.perf_counter(); import botarmy_nb; "
-            "from botarmy_nb.notebook import magics; "
-            "heavy = [m for m in ('autogen_agentchat', 'pandas', 'sqlalchemy', 'ipywidgets') "
-            "if m in sys.modules]; print(heavy)")
+    code = (
+        "import time, sys; t = time.perf_counter(); import botarmy_nb; "
+        "from botarmy_nb.notebook import magics; "
+        "heavy = [m for m in ('autogen_agentchat', 'pandas', 'sqlalchemy', 'ipywidgets') "
+        "if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_cell_magic_waits_and_returns_the_run(ip, capsys) -> None:  # type: ignore[no-untyped-def]
-    run = ip.run_cell_magic("botarmy", "--wait --name mine --var topic=tests",
-                            "Write about {{topic}}")
+    run = ip.run_cell_magic(
+        "botarmy", "--wait --name mine --var topic=tests", "Write about {{topic}}"
+    )
     assert run.status == "completed" and run.name == "mine"
     assert ip.user_ns["_botarmy_run"] is run
     assert run.record.task == "Write about tests"
@@ -41,7 +44,8 @@ def test_cell_magic_waits_and_returns_the_run(ip, capsys) -> None:  # type: igno
 
 
 def test_cell_magic_without_wait_returns_while_running(ip, slow_model) -> None:  # type: ignore[no-untyped-def]
-    run = ip.run_cell_magic("botarmy", f"--model {slow_model} --max-turns 2", "Short task")
+    assert ip.run_cell_magic("botarmy", f"--model {slow_model} --max-turns 2", "Short") is None
+    run = ip.user_ns["_botarmy_run"]
     assert run.status in ("queued", "running")
     assert run.wait(30).status == "completed"
     assert len(run.messages.query("agent != 'user'")) == 2
@@ -50,7 +54,8 @@ def test_cell_magic_without_wait_returns_while_running(ip, slow_model) -> None: 
 def test_per_agent_model_and_interpolate(ip) -> None:  # type: ignore[no-untyped-def]
     ip.user_ns["product"] = "Wiki"
     run = ip.run_cell_magic(
-        "botarmy", "--wait --interpolate --var audience=devs --model critic=scripted:strict",
+        "botarmy",
+        "--wait --interpolate --var audience=devs --model critic=scripted:strict",
         "PRD for {product} aimed at {{audience}}",
     )
     assert run.record.task == "PRD for Wiki aimed at devs"
@@ -64,24 +69,30 @@ def test_braces_are_literal_without_interpolate(ip) -> None:  # type: ignore[no-
     assert run.record.task == "Explain {json} objects"
 
 
-@pytest.mark.parametrize("line, message", [
-    ("--max-turns zero", "expected a whole number"),
-    ("--var novalue", "expected KEY=VALUE"),
-    ("--frobnicate", "unrecognized arguments: --frobnicate"),
-    ("--executor spark", "invalid choice: 'spark'"),
-    ("--team 'unclosed", "cannot parse options"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("--max-turns zero", "expected a whole number"),
+        ("--var novalue", "expected KEY=VALUE"),
+        ("--frobnicate", "unrecognized arguments: --frobnicate"),
+        ("--executor spark", "invalid choice: 'spark'"),
+        ("--team 'unclosed", "cannot parse options"),
+    ],
+)
 def test_bad_options_are_usage_errors_with_the_usage_line(ip, line, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UsageError, match=message) as info:
         ip.run_cell_magic("botarmy", line, "task")
     assert "usage: %%botarmy" in str(info.value)
 
 
-@pytest.mark.parametrize("line, message", [
-    ("--team nope", "unknown team 'nope'"),
-    ("--model nope:x", "unknown provider 'nope'"),
-    ("--model ghost=scripted", "unknown agent 'ghost'"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("--team nope", "unknown team 'nope'"),
+        ("--model nope:x", "unknown provider 'nope'"),
+        ("--model ghost=scripted", "unknown agent 'ghost'"),
+    ],
+)
 def test_bad_values_are_usage_errors_and_start_nothing(ip, line, message) -> None:  # type: ignore[no-untyped-def]
     import botarmy_nb as ba
 
@@ -98,8 +109,7 @@ def test_interpolate_names_the_missing_variable(ip) -> None:  # type: ignore[no-
 def test_line_commands(ip, capsys, slow_model) -> None:  # type: ignore[no-untyped-def]
     done = ip.run_cell_magic("botarmy", "--wait --name first", "A task")
     teams = ip.run_line_magic("botarmy", "teams")
-    assert set(teams["name"]) >= {"writers-room", "planning-room", "support-swarm",
-                                  "review-graph"}
+    assert set(teams["name"]) >= {"writers-room", "planning-room", "support-swarm", "review-graph"}
     runs = ip.run_line_magic("botarmy", "runs")
     assert list(runs["name"]) == ["first"] and runs.loc[0, "id"] == done.id[:8]
     capsys.readouterr()
@@ -109,7 +119,8 @@ def test_line_commands(ip, capsys, slow_model) -> None:  # type: ignore[no-untyp
     ip.run_line_magic("botarmy", "status")
     status = capsys.readouterr().out
     assert "✔ database" in status and "✔ scripted" in status
-    live = ip.run_cell_magic("botarmy", f"--model {slow_model} --name second", "Slow task")
+    ip.run_cell_magic("botarmy", f"--model {slow_model} --name second", "Slow task")
+    live = ip.user_ns["_botarmy_run"]
     time.sleep(0.3)
     ip.run_line_magic("botarmy", "cancel second")
     assert live.status == "cancelled"

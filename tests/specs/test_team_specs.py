@@ -24,8 +24,11 @@ def test_bundled_teams_cover_every_team_type() -> None:
 
 
 def test_unknown_team_lists_known_ones() -> None:
-    with pytest.raises(NotFoundError, match=r"unknown team 'writers-rom' \(did you mean "
-                       r"'writers-room'\?\); known: .*planning-room"):
+    with pytest.raises(
+        NotFoundError,
+        match=r"unknown team 'writers-rom' \(did you mean "
+        r"'writers-room'\?\); known: .*planning-room",
+    ):
         find_team("writers-rom")
 
 
@@ -54,20 +57,26 @@ def test_unknown_agent_in_team_suggests_the_near_name(tmp_path: Path) -> None:
 
 
 def test_unknown_handoff_target(tmp_path: Path) -> None:
-    path = _write(tmp_path, (
-        "name: x\ntype: swarm\nagents:\n  - name: a\n    handoffs: [b]\n"
-        "  - name: bee\n    handoffs: [a]\n"
-    ))
+    path = _write(
+        tmp_path,
+        (
+            "name: x\ntype: swarm\nagents:\n  - name: a\n    handoffs: [b]\n"
+            "  - name: bee\n    handoffs: [a]\n"
+        ),
+    )
     with pytest.raises(SpecError) as info:
         load_team(path)
     assert info.value.line == 5 and info.value.field == "agents.0.handoffs.0"
 
 
 def test_graph_without_leaf_is_rejected_before_any_run(tmp_path: Path) -> None:
-    path = _write(tmp_path, (
-        "name: x\ntype: graph\nagents: [writer, critic]\ngraph:\n  edges:\n"
-        "    - {from: writer, to: critic}\n    - {from: critic, to: writer}\n"
-    ))
+    path = _write(
+        tmp_path,
+        (
+            "name: x\ntype: graph\nagents: [writer, critic]\ngraph:\n  edges:\n"
+            "    - {from: writer, to: critic}\n    - {from: critic, to: writer}\n"
+        ),
+    )
     with pytest.raises(SpecError, match="invalid graph"):
         load_team(path)
 

@@ -28,7 +28,8 @@ def test_first_use_creates_the_schema(database_url: str) -> None:
     store = open_store(database_url)
     assert current_revision(store.engine) == head_revision(store.engine)
     assert {"runs", "events", "model_calls", "checkpoints"} <= set(
-        inspect(store.engine).get_table_names())
+        inspect(store.engine).get_table_names()
+    )
 
 
 def test_newer_schema_is_refused(database_url: str) -> None:
@@ -79,7 +80,7 @@ def newer_release(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 def test_older_schema_needs_explicit_upgrade(database_url: str, newer_release) -> None:  # type: ignore[no-untyped-def]
     engine = create_store_engine(database_url)
     upgrade(engine, "0001")  # what the previous release left behind
-    with pytest.raises(SchemaMismatchError, match="older than this botarmy-nb.*db upgrade"):
+    with pytest.raises(SchemaMismatchError, match=r"older than this botarmy-nb.*db upgrade"):
         check_schema(engine, auto_upgrade=False)
     assert current_revision(engine) == "0001"  # nothing was changed
     check_schema(engine, auto_upgrade=True)  # the embedded default upgrades itself

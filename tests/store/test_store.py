@@ -18,11 +18,26 @@ def _batch(run_id: str, start: int, n: int) -> list:
     out = []
     for seq in range(start, start + n):
         if seq % 3 == 0:
-            out.append(ModelCallEvent(run_id=run_id, seq=seq, agent="w", provider="scripted",
-                                      model="scripted", prompt_tokens=seq, completion_tokens=2))
+            out.append(
+                ModelCallEvent(
+                    run_id=run_id,
+                    seq=seq,
+                    agent="w",
+                    provider="scripted",
+                    model="scripted",
+                    prompt_tokens=seq,
+                    completion_tokens=2,
+                )
+            )
         else:
-            out.append(MessageEvent(run_id=run_id, seq=seq, agent="w" if seq % 2 else "c",
-                                    content=f"message <{seq}>"))
+            out.append(
+                MessageEvent(
+                    run_id=run_id,
+                    seq=seq,
+                    agent="w" if seq % 2 else "c",
+                    content=f"message <{seq}>",
+                )
+            )
     return out
 
 
@@ -52,12 +67,19 @@ def test_batches_are_idempotent_and_ordered(store) -> None:  # type: ignore[no-u
 def test_frames_have_typed_columns(store) -> None:  # type: ignore[no-untyped-def]
     run_id = _run(store).id
     store.append_events(_batch(run_id, 1, 9))
-    store.append_events([ArtifactEvent(run_id=run_id, seq=10, name="a.md", content="# A",
-                                       agent="w", path="/tmp/a.md")])
+    store.append_events(
+        [
+            ArtifactEvent(
+                run_id=run_id, seq=10, name="a.md", content="# A", agent="w", path="/tmp/a.md"
+            )
+        ]
+    )
     messages = messages_frame(store, [run_id])
     assert list(messages["seq"]) == [1, 2, 4, 5, 7, 8]
-    assert str(messages["created_at"].dtype).startswith("datetime64") and \
-        str(messages["created_at"].dt.tz) == "UTC"
+    assert (
+        str(messages["created_at"].dtype).startswith("datetime64")
+        and str(messages["created_at"].dt.tz) == "UTC"
+    )
     assert messages["agent"].dtype == "category" and messages["type"].dtype == "category"
     assert list(messages["type"].unique()) == ["text"]
     calls = model_calls_frame(store, [run_id])
@@ -68,9 +90,11 @@ def test_frames_have_typed_columns(store) -> None:  # type: ignore[no-untyped-de
 
 def test_events_round_trip_every_type(store) -> None:  # type: ignore[no-untyped-def]
     run_id = _run(store).id
-    sent = [StatusEvent(run_id=run_id, seq=1, status="running"),
-            MessageEvent(run_id=run_id, seq=2, agent="w", content="hi", kind="thought"),
-            ArtifactEvent(run_id=run_id, seq=3, name="x.md", content="body")]
+    sent = [
+        StatusEvent(run_id=run_id, seq=1, status="running"),
+        MessageEvent(run_id=run_id, seq=2, agent="w", content="hi", kind="thought"),
+        ArtifactEvent(run_id=run_id, seq=3, name="x.md", content="body"),
+    ]
     store.append_events(sent)
     got = store.events(run_id)
     assert [type(e) for e in got] == [type(e) for e in sent]
