@@ -118,6 +118,15 @@ _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 # Fields kept in their own columns of the events table, not in the payload JSON.
 COLUMN_FIELDS = frozenset({"run_id", "seq", "created_at", "agent", "type"})
+# The field copied into events.kind, a short subtype for fast filtering (also in the payload).
+KIND_FIELDS = {
+    "message": "kind",
+    "status": "status",
+    "model_call": "status",
+    "tool_call": "phase",
+    "error": "error_type",
+    "artifact": "format",
+}
 
 
 def parse_event(data: dict[str, Any]) -> Event:

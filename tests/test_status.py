@@ -56,8 +56,11 @@ def test_compose_file_declares_the_services() -> None:
     assert {"postgres", "redis"} <= set(services)
     assert all("healthcheck" in s for s in services.values())
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"],
-                                 capture_output=True).returncode == 0:
-        result = subprocess.run([docker, "compose", "-f", str(path), "config", "-q"],
-                                capture_output=True, text=True)
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        result = subprocess.run(
+            [docker, "compose", "-f", str(path), "config", "-q"], capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from botarmy_nb.events import Event
 from botarmy_nb.store.sql import SqlRunStore
@@ -46,8 +47,14 @@ class RunRecorder:
             self.flush()
         return event
 
-    def flush(self) -> None:
-        if self._pending:
+    def flush(
+        self,
+        *,
+        run_update: dict[str, Any] | None = None,
+        checkpoint: tuple[int, dict[str, Any]] | None = None,
+    ) -> None:
+        """Write what is pending (plus run fields and a checkpoint) in one transaction."""
+        if self._pending or run_update or checkpoint:
             batch, self._pending = self._pending, []
-            self.store.append_events(batch)
+            self.store.append_events(batch, run_update=run_update, checkpoint=checkpoint)
         self._last_flush = time.monotonic()

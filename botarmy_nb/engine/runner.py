@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,8 +104,8 @@ async def execute_run(
     built = None
     try:
         request = RunRequest.model_validate(record.spec)
-        store.mark_started(run_id)
         recorder.emit(StatusEvent(run_id=run_id, status="running"))
+        recorder.flush(run_update=store.started_fields(run_id))  # visible at once
         chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
         built = build_team(
             request.team,
@@ -117,7 +118,7 @@ async def execute_run(
         if control.cancel_requested:
             built.external.set()
         labels = {name: str(spec) for name, spec in built.models.items()}
-        since_checkpoint = 0
+        last_checkpoint = time.monotonic()
         async for item in built.team.run_stream(
             task=request.task, cancellation_token=control.token
         ):
@@ -130,11 +131,12 @@ async def execute_run(
             recorder.emit(event)
             if isinstance(event, MessageEvent):
                 messages.append(event)
-                since_checkpoint += 1
-                if since_checkpoint >= request.checkpoint_every:
-                    since_checkpoint = 0
-                    recorder.flush()
-                    store.save_checkpoint(run_id, recorder.seq, dict(await built.team.save_state()))
+                if time.monotonic() - last_checkpoint >= request.checkpoint_interval_s:
+                    # at a message boundary, at most once per interval (AutoGen's state
+                    # of a running team is only as consistent as the boundary it is taken at)
+                    last_checkpoint = time.monotonic()
+                    state = dict(await built.team.save_state())
+                    recorder.flush(checkpoint=(recorder.seq, state))
         if control.cancel_requested:
             status = "cancelled"
         for artifact in _artifacts(request, messages, run_id, artifacts_dir):
@@ -155,13 +157,16 @@ async def execute_run(
         final = recorder.emit(
             StatusEvent(run_id=run_id, status=status, reason=reason), publish=False
         )
-        recorder.flush()
+        checkpoint = None
         if built is not None and status == "completed":
             try:
-                store.save_checkpoint(run_id, recorder.seq, dict(await built.team.save_state()))
+                checkpoint = (recorder.seq, dict(await built.team.save_state()))
             except Exception:
                 log.warning("final checkpoint failed", exc_info=True)
-        store.mark_finished(run_id, status, stop_reason=reason, error=error)
+        recorder.flush(
+            run_update=store.finished_fields(run_id, status, stop_reason=reason, error=error),
+            checkpoint=checkpoint,
+        )
         publish(final)  # viewers hear of the end only once the store has all of it
         structlog.contextvars.unbind_contextvars("run_id")
     log.info("run finished", status=status)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from botarmy_nb.errors import SpecError, did_you_mean
+from botarmy_nb.errors import did_you_mean
 from botarmy_nb.specs.yamlpos import LocatedYaml, load_yaml, raise_validation_error
 
 __all__ = [
@@ -191,13 +191,29 @@ def _check_graph(team: TeamSpec, doc: LocatedYaml) -> None:
         raise doc.error(("graph",), f"invalid graph: {exc}") from None
 
 
+def _stamp(path: Path) -> tuple[str, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+_TEAM_CACHE: dict[tuple[object, ...], TeamSpec] = {}
+
+
 def load_team(path: Path) -> TeamSpec:
-    """Load and validate a team YAML file (agent names resolved beside it, then bundled)."""
+    """Load and validate a team YAML file (agent names resolved beside it, then bundled).
+
+    Parsed teams are cached by the files' modification stamps, and each call returns a
+    copy, so editing a YAML file is picked up and callers may change what they get.
+    """
     from botarmy_nb.specs.catalog import bundled_teams_dir
 
-    doc = load_yaml(path)
     libraries = [path.parent / "agents.yaml", bundled_teams_dir() / "agents.yaml"]
-    try:
-        return parse_team(doc, libraries=libraries)
-    except SpecError:
-        raise
+    key = (_stamp(path), *(_stamp(lib) for lib in libraries))
+    cached = _TEAM_CACHE.get(key)
+    if cached is None:
+        cached = parse_team(load_yaml(path), libraries=libraries)
+        _TEAM_CACHE[key] = cached
+    return cached.model_copy(deep=True)

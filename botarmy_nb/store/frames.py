@@ -69,12 +69,18 @@ def _fetch(store: SqlRunStore, sql: str) -> pd.DataFrame:
     return _postgres_fetch(store, sql)
 
 
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite (UTC)
+
+
 def _utc(series: pd.Series) -> pd.Series:
     import pandas as pd
 
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         return series.dt.tz_convert("UTC")
-    return pd.to_datetime(series, utc=True, format="ISO8601")
+    try:
+        return pd.to_datetime(series, utc=True, format=_SQLITE_TIME)
+    except ValueError:  # a value written without microseconds
+        return pd.to_datetime(series, utc=True, format="ISO8601")
 
 
 def _typed(
@@ -87,6 +93,8 @@ def _typed(
     strs: Sequence[str] = (),
     bools: Sequence[str] = (),
 ) -> pd.DataFrame:
+    import pandas as pd
+
     for col in times:
         frame[col] = _utc(frame[col])
     for col in ints:
@@ -96,66 +104,89 @@ def _typed(
     for col in cats:
         frame[col] = frame[col].astype("category")
     for col in strs:
-        frame[col] = frame[col].astype("string")
+        if not pd.api.types.is_string_dtype(frame[col].dtype) or frame[col].dtype == object:
+            frame[col] = frame[col].astype("str")
     for col in bools:
         frame[col] = frame[col].astype(bool)
     return frame
 
 
+def _in_run_order(store: SqlRunStore, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``run_name`` and put runs in creation order (rows arrive sorted by run id, seq).
+
+    Sorting by run id and seq in SQL follows the primary key; the few runs are then put
+    in creation order here, which is cheaper than joining and sorting every row in SQL.
+    """
+    import numpy as np
+    import pandas as pd
+
+    run_ids = frame["run_id"].astype("category")
+    present = [str(r) for r in run_ids.cat.categories]
+    runs = pd.DataFrame(
+        [(r.id, r.name, r.created_at) for r in store.runs_by_id(present)],
+        columns=["id", "name", "created_at"],
+    ).sort_values(["created_at", "id"])
+    rank = {run_id: i for i, run_id in enumerate(runs["id"])}
+    names = dict(zip(runs["id"], runs["name"], strict=True))
+    frame["run_id"] = run_ids
+    frame.insert(1, "run_name", run_ids.map(names).astype("category"))
+    if len(present) > 1:
+        order = run_ids.cat.rename_categories([rank[c] for c in present]).astype("int64")
+        frame = frame.iloc[np.argsort(order.to_numpy(), kind="stable")]
+    return frame.reset_index(drop=True)
+
+
 def messages_frame(store: SqlRunStore, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per message event, in run then seq order."""
-    kind = (
-        "json_extract(e.payload, '$.kind')" if store.dialect == "sqlite" else "e.payload->>'kind'"
-    )
+    """One row per message event, runs in creation order, each run in seq order."""
     sql = (
-        f"SELECT e.run_id, r.name AS run_name, e.seq, e.created_at, e.agent, {kind} AS type, "
-        "e.content FROM events e JOIN runs r ON r.id = e.run_id "
-        f"WHERE e.type = 'message'{_run_filter('e.run_id', run_ids)} "
-        "ORDER BY r.created_at, e.run_id, e.seq"
+        "SELECT run_id, seq, created_at, agent, kind AS type, content FROM events "
+        f"WHERE type = 'message'{_run_filter('run_id', run_ids)} ORDER BY run_id, seq"
     )
-    return _typed(
+    frame = _typed(
         _fetch(store, sql),
         times=["created_at"],
         ints=["seq"],
-        cats=["agent", "type", "run_name"],
-        strs=["run_id", "content"],
+        cats=["agent", "type"],
+        strs=["content"],
     )
+    return _in_run_order(store, frame)
 
 
 def model_calls_frame(store: SqlRunStore, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per model call (retries and fallbacks included), in run then seq order."""
     sql = (
-        "SELECT m.run_id, r.name AS run_name, m.seq, m.created_at, m.agent, m.provider, m.model, "
-        "m.prompt_tokens, m.completion_tokens, m.prompt_tokens + m.completion_tokens AS "
-        "total_tokens, m.latency_s, m.ttft_s, m.cost_usd, m.status, m.error, m.cached "
-        "FROM model_calls m JOIN runs r ON r.id = m.run_id "
-        f"WHERE 1 = 1{_run_filter('m.run_id', run_ids)} ORDER BY r.created_at, m.run_id, m.seq"
+        "SELECT run_id, seq, created_at, agent, provider, model, prompt_tokens, "
+        "completion_tokens, prompt_tokens + completion_tokens AS total_tokens, latency_s, "
+        "ttft_s, cost_usd, status, error, cached FROM model_calls "
+        f"WHERE 1 = 1{_run_filter('run_id', run_ids)} ORDER BY run_id, seq"
     )
-    return _typed(
+    frame = _typed(
         _fetch(store, sql),
         times=["created_at"],
         ints=["seq", "prompt_tokens", "completion_tokens", "total_tokens"],
         floats=["latency_s", "ttft_s", "cost_usd"],
-        cats=["agent", "provider", "model", "status", "run_name"],
-        strs=["run_id", "error"],
+        cats=["agent", "provider", "model", "status"],
+        strs=["error"],
         bools=["cached"],
     )
+    return _in_run_order(store, frame)
 
 
 def artifacts_frame(store: SqlRunStore, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per artifact version, in run then seq order."""
     sql = (
-        "SELECT a.run_id, r.name AS run_name, a.seq, a.created_at, a.name, a.agent, a.template, "
-        "a.format, a.path, length(a.content) AS size, a.content "
-        "FROM artifacts a JOIN runs r ON r.id = a.run_id "
-        f"WHERE 1 = 1{_run_filter('a.run_id', run_ids)} ORDER BY r.created_at, a.run_id, a.seq"
+        "SELECT run_id, seq, created_at, name, agent, template, format, path, "
+        "length(content) AS size, content FROM artifacts "
+        f"WHERE 1 = 1{_run_filter('run_id', run_ids)} ORDER BY run_id, seq"
     )
-    return _typed(
+    frame = _typed(
         _fetch(store, sql),
         times=["created_at"],
         ints=["seq", "size"],
-        cats=["agent", "format", "run_name"],
-        strs=["run_id", "name", "template", "path", "content"],
+        cats=["agent", "format"],
+        strs=["name", "template", "path", "content"],
     )
+    return _in_run_order(store, frame)
 
 
 def runs_frame(store: SqlRunStore, **filters: Any) -> pd.DataFrame:

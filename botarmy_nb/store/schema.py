@@ -12,7 +12,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     MetaData,
     String,
@@ -92,12 +91,11 @@ class EventRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str | None] = mapped_column(String(32))
     agent: Mapped[str | None] = mapped_column(String(200))
     content: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
-
-    __table_args__ = (Index(None, "type", "run_id"),)
 
 
 class ModelCallRow(Base):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
+import os
 import re
 import socket
 import threading
@@ -11,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from pydantic_core import to_json
+from sqlalchemy import Connection, Engine, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,10 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from botarmy_nb.errors import NotFoundError, StoreError
 from botarmy_nb.events import (
     COLUMN_FIELDS,
+    KIND_FIELDS,
     ArtifactEvent,
-    ErrorEvent,
     Event,
-    MessageEvent,
     ModelCallEvent,
     parse_event,
     utcnow,
@@ -41,7 +42,8 @@ from botarmy_nb.store.schema import (
 
 __all__ = ["SqlRunStore", "open_store"]
 
-_EVENT_COLUMNS = ("run_id", "seq", "type", "agent", "content", "payload", "created_at")
+_EVENT_COLUMNS = ("run_id", "seq", "type", "kind", "agent", "content", "payload", "created_at")
+_COPY_MIN_ROWS = 200  # below this, one multi-row INSERT beats COPY's extra round trips
 _RUN_ID = re.compile(r"^[0-9a-f]{1,32}$")
 
 
@@ -59,21 +61,27 @@ def _run_record(row: RunRow) -> RunRecord:
     return record
 
 
+@functools.cache
+def _payload_keys(event_type: type) -> tuple[str, ...]:
+    """The fields of an event class that go into the payload JSON (not into columns)."""
+    return tuple(k for k in event_type.model_fields if k not in COLUMN_FIELDS and k != "content")
+
+
 def _event_row(event: Event) -> dict[str, Any]:
-    content: str | None = None
-    if isinstance(event, MessageEvent | ArtifactEvent):
-        content = event.content
-    elif isinstance(event, ErrorEvent):
-        content = event.message
-    exclude = set(COLUMN_FIELDS) | ({"content"} if content is not None else set())
+    # Built from __dict__ rather than model_dump(): this is the hot path of every run.
+    fields = event.__dict__
+    event_type = fields["type"]
+    content = fields["message"] if event_type == "error" else fields.get("content")
+    kind = KIND_FIELDS.get(event_type)
     return {
-        "run_id": event.run_id,
-        "seq": event.seq,
-        "type": event.type,
-        "agent": event.agent,
+        "run_id": fields["run_id"],
+        "seq": fields["seq"],
+        "type": event_type,
+        "kind": fields[kind] if kind else None,
+        "agent": fields["agent"],
         "content": content,
-        "payload": event.model_dump(mode="json", exclude=exclude),
-        "created_at": event.created_at,
+        "payload": {k: fields[k] for k in _payload_keys(type(event))},
+        "created_at": fields["created_at"],
     }
 
 
@@ -110,6 +118,13 @@ def _artifact_row(event: ArtifactEvent) -> dict[str, Any]:
     }
 
 
+def run_update_id(run_update: dict[str, Any] | None, fallback: str | None) -> str:
+    run_id = (run_update or {}).get("id") or fallback
+    if run_id is None:
+        raise StoreError("a checkpoint needs a run id")
+    return str(run_id)
+
+
 class SqlRunStore:
     """The run store on SQLite or PostgreSQL; every method returns pydantic records."""
 
@@ -140,35 +155,59 @@ class SqlRunStore:
         finally:
             session.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core connection in one transaction (the write path: no ORM unit of work)."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreError(f"run store {self.url}: {reason}") from exc
+
     # -- runs -------------------------------------------------------------------------------
 
     def create_run(self, new: NewRun) -> RunRecord:
-        with self.session() as s:
-            row = RunRow(**new.model_dump(), created_at=utcnow(), last_seq=0)
-            s.add(row)
-            s.flush()
-            return _run_record(row)
+        record = RunRecord(**new.model_dump(), created_at=utcnow(), last_seq=0)
+        with self.transaction() as conn:
+            conn.execute(RunRow.__table__.insert(), [record.model_dump(exclude={"duration_s"})])
+        return record
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         with self.session() as s:
             s.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
 
-    def mark_started(self, run_id: str) -> None:
+    @staticmethod
+    def started_fields(run_id: str) -> dict[str, Any]:
+        """The run fields that say a worker has started it (written with the first batch)."""
         now = utcnow()
-        worker = f"{socket.gethostname()}:{threading.get_native_id()}"
-        self.update_run(run_id, status="running", started_at=now, heartbeat_at=now, worker=worker)
+        worker = f"{socket.gethostname()}:{os.getpid()}:{threading.get_native_id()}"
+        return {
+            "id": run_id,
+            "status": "running",
+            "started_at": now,
+            "heartbeat_at": now,
+            "worker": worker,
+        }
+
+    @staticmethod
+    def finished_fields(
+        run_id: str, status: str, *, stop_reason: str | None = None, error: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "id": run_id,
+            "status": status,
+            "finished_at": utcnow(),
+            "stop_reason": stop_reason,
+            "error": error,
+        }
 
     def mark_finished(
-        self,
-        run_id: str,
-        status: str,
-        *,
-        stop_reason: str | None = None,
-        error: str | None = None,
+        self, run_id: str, status: str, *, stop_reason: str | None = None, error: str | None = None
     ) -> None:
-        self.update_run(
-            run_id, status=status, finished_at=utcnow(), stop_reason=stop_reason, error=error
-        )
+        """End a run that no worker is executing (e.g. cancelled before it started)."""
+        fields = self.finished_fields(run_id, status, stop_reason=stop_reason, error=error)
+        self.update_run(run_id, **{k: v for k, v in fields.items() if k != "id"})
 
     def get_run(self, ref: str) -> RunRecord:
         """A run by id, unique id prefix, or name (the newest run of that name)."""
@@ -186,6 +225,14 @@ class SqlRunStore:
                 raise NotFoundError(f"no run '{ref}' in {self.url} (see `%botarmy runs`)")
             return _run_record(row)
 
+    def runs_by_id(self, run_ids: Sequence[str]) -> list[RunRecord]:
+        """The runs with these exact ids (any order)."""
+        if not run_ids:
+            return []
+        with self.session() as s:
+            rows = s.scalars(select(RunRow).where(RunRow.id.in_(list(run_ids)))).all()
+            return [_run_record(r) for r in rows]
+
     def list_runs(
         self, *, status: str | None = None, name: str | None = None, limit: int | None = None
     ) -> list[RunRecord]:
@@ -202,57 +249,97 @@ class SqlRunStore:
 
     # -- events -----------------------------------------------------------------------------
 
-    def append_events(self, events: Sequence[Event]) -> None:
-        """Write a batch in one transaction; rows already stored (same run_id, seq) are kept."""
-        if not events:
-            return
+    def append_events(
+        self,
+        events: Sequence[Event],
+        *,
+        run_update: dict[str, Any] | None = None,
+        checkpoint: tuple[int, dict[str, Any]] | None = None,
+    ) -> None:
+        """Write a batch in one transaction; rows already stored (same run_id, seq) are kept.
+
+        ``run_update`` (fields of the run) and ``checkpoint`` (seq, team state) ride in the
+        same transaction, so a run costs a handful of commits however it is batched.
+        """
         event_rows = [_event_row(e) for e in events]
         calls = [_model_call_row(e) for e in events if isinstance(e, ModelCallEvent)]
         artifacts = [_artifact_row(e) for e in events if isinstance(e, ArtifactEvent)]
         last: dict[str, int] = {}
         for e in events:
             last[e.run_id] = max(last.get(e.run_id, 0), e.seq)
-        with self.session() as s:
-            if self.dialect == "postgresql":
-                self._copy_events(s, event_rows)
-            else:
-                s.execute(self._insert(EventRow).on_conflict_do_nothing(), event_rows)
+        updates: dict[str, dict[str, Any]] = {
+            run_id: {
+                "last_seq": case((RunRow.last_seq < seq, seq), else_=RunRow.last_seq),
+                "heartbeat_at": utcnow(),
+            }
+            for run_id, seq in last.items()
+        }
+        if run_update:
+            fields = {k: v for k, v in run_update.items() if k != "id"}
+            updates.setdefault(run_update["id"], {}).update(fields)
+        with self.transaction() as conn:
+            # the run update goes first: it opens the transaction the COPY savepoint needs
+            for run_id, values in updates.items():
+                conn.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+            if len(event_rows) >= _COPY_MIN_ROWS and self.dialect == "postgresql":
+                self._copy_events(conn, event_rows)
+            elif event_rows:
+                conn.execute(self._insert(EventRow).on_conflict_do_nothing(), event_rows)
             for table, rows in ((ModelCallRow, calls), (ArtifactRow, artifacts)):
                 if rows:
-                    s.execute(self._insert(table).on_conflict_do_nothing(), rows)
-            now = utcnow()
-            for run_id, seq in last.items():
-                s.execute(
-                    update(RunRow)
-                    .where(RunRow.id == run_id, RunRow.last_seq < seq)
-                    .values(last_seq=seq, heartbeat_at=now)
+                    conn.execute(self._insert(table).on_conflict_do_nothing(), rows)
+            if checkpoint is not None:
+                seq, state = checkpoint
+                run_id = run_update_id(run_update, events[0].run_id if events else None)
+                conn.execute(
+                    self._insert(CheckpointRow).on_conflict_do_nothing(),
+                    [{"run_id": run_id, "seq": seq, "state": state, "created_at": utcnow()}],
                 )
 
     def _insert(self, table: type[Any]) -> Any:
-        return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+        # Core inserts on the Table, not the ORM class: one executemany, not a row per call
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        return insert(table.__table__)
 
     @staticmethod
-    def _copy_events(session: Session, rows: list[dict[str, Any]]) -> None:
-        """PostgreSQL: COPY into a staging table, then one idempotent INSERT … SELECT."""
-        raw = session.connection().connection.driver_connection
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS events_stage (LIKE events) ON COMMIT DELETE ROWS"
-            )
-            columns = ", ".join(_EVENT_COLUMNS)
+    def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """PostgreSQL: COPY straight into events; if some rows exist already, COPY into a
+        staging table and move them with one idempotent INSERT … SELECT instead."""
+        import psycopg
+
+        fairy = conn.connection
+        raw = fairy.driver_connection
+        columns = ", ".join(_EVENT_COLUMNS)
+        for row in rows:
+            row["payload"] = to_json(row["payload"]).decode()
+        values = [[row[c] for c in _EVENT_COLUMNS] for row in rows]
+        try:
+            # raw.transaction() is a savepoint inside the session's transaction
+            with (
+                raw.transaction(),
+                raw.cursor() as cur,
+                cur.copy(f"COPY events ({columns}) FROM STDIN") as copy,
+            ):
+                for value in values:
+                    copy.write_row(value)
+            return
+        except psycopg.errors.UniqueViolation:
+            pass  # a retried batch: fall through to the idempotent path
+        with raw.cursor() as cur:
+            if not fairy.info.get("events_stage"):
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS events_stage (LIKE events) "
+                    "ON COMMIT DELETE ROWS"
+                )
+                fairy.info["events_stage"] = True
             with cur.copy(f"COPY events_stage ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(
-                        [
-                            json.dumps(row["payload"]) if c == "payload" else row[c]
-                            for c in _EVENT_COLUMNS
-                        ]
-                    )
+                for value in values:
+                    copy.write_row(value)
             cur.execute(
                 f"INSERT INTO events ({columns}) SELECT {columns} FROM events_stage "
                 "ON CONFLICT DO NOTHING"
             )
-            cur.execute("TRUNCATE events_stage")
+            cur.execute("DELETE FROM events_stage")
 
     def events(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
         """The run's events with seq > after_seq, in order."""
@@ -295,7 +382,7 @@ class SqlRunStore:
 
     def save_checkpoint(self, run_id: str, seq: int, state: dict[str, Any]) -> None:
         with self.session() as s:
-            s.execute(
+            s.connection().execute(
                 self._insert(CheckpointRow).on_conflict_do_nothing(),
                 [{"run_id": run_id, "seq": seq, "state": state, "created_at": utcnow()}],
             )

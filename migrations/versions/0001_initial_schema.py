@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:39:49.209762
+Create Date: 2026-11-26 15:57:04.868688
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=True),
         sa.Column("agent", sa.String(length=200), nullable=True),
         sa.Column("content", sa.Text(), nullable=True),
         sa.Column(
@@ -117,9 +118,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_id", "seq", name=op.f("pk_events")),
     )
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_events_type_run_id"), ["type", "run_id"], unique=False)
-
     op.create_table(
         "hitl_requests",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -176,9 +174,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_hitl_requests_run_id"))
 
     op.drop_table("hitl_requests")
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_events_type_run_id"))
-
     op.drop_table("events")
     op.drop_table("checkpoints")
     op.drop_table("artifacts")

@@ -107,3 +107,17 @@ def test_missing_variable_is_listed_before_the_run(use_database) -> None:  # typ
     run = ba.run("PRD for {{product}}", variables={"product": "Wiki"}).wait(30)
     assert run.record.task == "PRD for Wiki"
     assert ba.runs().shape[0] == 1
+
+
+def test_frames_of_an_empty_store_have_their_columns(use_database) -> None:  # type: ignore[no-untyped-def]
+    assert list(ba.messages().columns) == [
+        "run_id",
+        "run_name",
+        "seq",
+        "created_at",
+        "agent",
+        "type",
+        "content",
+    ]
+    assert ba.model_calls().empty and "total_tokens" in ba.model_calls().columns
+    assert ba.artifacts().empty and ba.runs().empty

@@ -78,7 +78,7 @@ def test_artifacts_are_stored_and_written(store, botarmy_home: Path) -> None:  #
 
 
 def test_checkpoints_are_saved_as_the_run_goes(store) -> None:  # type: ignore[no-untyped-def]
-    run_id, _, _ = _execute(store, "review-graph", checkpoint_every=2)
+    run_id, _, _ = _execute(store, "review-graph", checkpoint_interval_s=0)
     from sqlalchemy import select
 
     from botarmy_nb.store.schema import CheckpointRow
