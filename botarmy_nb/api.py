@@ -119,8 +119,12 @@ def run(
     )
     store = _store()
     run_id = uuid.uuid4().hex
+    started = store.started_fields(run_id)  # the local executor starts it right away
     store.create_run(
         NewRun(
+            status="running",
+            started_at=started["started_at"],
+            worker=started["worker"],
             id=run_id,
             name=name or spec.name,
             task=task,

@@ -6,13 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from autogen_agentchat.agents import AssistantAgent
-from autogen_agentchat.base import Team, TerminationCondition
-from autogen_agentchat.conditions import (
-    ExternalTermination,
-    MaxMessageTermination,
-    TextMentionTermination,
-    TimeoutTermination,
-)
+from autogen_agentchat.base import Team
 from autogen_agentchat.teams import (
     DiGraphBuilder,
     GraphFlow,
@@ -21,6 +15,7 @@ from autogen_agentchat.teams import (
     Swarm,
 )
 
+from botarmy_nb.engine.termination import RunTermination
 from botarmy_nb.events import ModelCallEvent
 from botarmy_nb.models.metered import MeteredClient
 from botarmy_nb.models.registry import AgentContext, create_client
@@ -33,7 +28,7 @@ __all__ = ["BuiltTeam", "build_team", "resolve_agent_models"]
 @dataclass
 class BuiltTeam:
     team: Team
-    external: ExternalTermination
+    external: RunTermination  # .set() stops the team gracefully
     models: dict[str, ModelSpec]  # agent name → the model that serves it
 
 
@@ -49,18 +44,6 @@ def resolve_agent_models(
     selector = overrides.get("selector") or spec.model or default_model
     chains["selector"] = parse_model_chain(selector, option="selector model")
     return chains
-
-
-def _termination(spec: TeamSpec, external: ExternalTermination) -> TerminationCondition:
-    condition: TerminationCondition = external
-    t = spec.termination
-    if t.text:
-        condition = condition | TextMentionTermination(t.text, sources=spec.agent_names)
-    if t.max_messages:
-        condition = condition | MaxMessageTermination(t.max_messages)
-    if t.timeout_s:
-        condition = condition | TimeoutTermination(t.timeout_s)
-    return condition
 
 
 def build_team(
@@ -99,8 +82,10 @@ def build_team(
         )
         for a in spec.agents
     ]
-    external = ExternalTermination()
-    termination = _termination(spec, external)
+    t = spec.termination
+    termination = RunTermination(
+        text=t.text, sources=spec.agent_names, max_messages=t.max_messages, timeout_s=t.timeout_s
+    )
     turns = max_turns or spec.max_turns
     team: Team
     if spec.type == "round_robin":
@@ -134,5 +119,5 @@ def build_team(
             agents, graph=builder.build(), termination_condition=termination, max_turns=turns
         )
     return BuiltTeam(
-        team=team, external=external, models={name: chain[0] for name, chain in chains.items()}
+        team=team, external=termination, models={name: chain[0] for name, chain in chains.items()}
     )

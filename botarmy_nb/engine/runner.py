@@ -9,13 +9,13 @@ from pathlib import Path
 
 import structlog
 from autogen_agentchat.base import TaskResult
-from autogen_agentchat.conditions import ExternalTermination
 from autogen_core import CancellationToken
 
 from botarmy_nb.engine.build import build_team, resolve_agent_models
 from botarmy_nb.engine.normalize import normalize
 from botarmy_nb.engine.recorder import Publish, RunRecorder
 from botarmy_nb.engine.request import RunRequest
+from botarmy_nb.engine.termination import RunTermination
 from botarmy_nb.errors import BotArmyError
 from botarmy_nb.events import (
     ArtifactEvent,
@@ -36,7 +36,7 @@ class RunControl:
     """Handles a caller (another thread) uses to stop a run; filled in by the running coroutine."""
 
     loop: asyncio.AbstractEventLoop | None = None
-    external: ExternalTermination | None = None
+    external: RunTermination | None = None
     token: CancellationToken = field(default_factory=CancellationToken)
     cancel_requested: bool = False
 
@@ -105,7 +105,8 @@ async def execute_run(
     try:
         request = RunRequest.model_validate(record.spec)
         recorder.emit(StatusEvent(run_id=run_id, status="running"))
-        recorder.flush(run_update=store.started_fields(run_id))  # visible at once
+        if record.status == "queued":  # a queued run becomes visibly running at once
+            recorder.flush(run_update=store.started_fields(run_id))
         chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
         built = build_team(
             request.team,

@@ -24,14 +24,14 @@ class NewRun(BaseModel):
     spec: dict[str, Any] = Field(default_factory=dict)
     variables: dict[str, Any] = Field(default_factory=dict)
     status: str = "queued"
+    started_at: datetime | None = None  # set when an executor starts the run on submission
+    worker: str | None = None
 
 
 class RunRecord(NewRun):
     model_config = ConfigDict(from_attributes=True)
 
-    worker: str | None = None
     created_at: datetime
-    started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
     stop_reason: str | None = None

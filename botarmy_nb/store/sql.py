@@ -54,8 +54,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _run_record(row: RunRow) -> RunRecord:
-    record = RunRecord.model_validate(row)
+def _run_record(row: Any) -> RunRecord:
+    record = RunRecord.model_validate(dict(row) if hasattr(row, "keys") else row)
     for field in ("created_at", "started_at", "finished_at", "heartbeat_at"):
         setattr(record, field, _aware(getattr(record, field)))
     return record
@@ -212,6 +212,12 @@ class SqlRunStore:
     def get_run(self, ref: str) -> RunRecord:
         """A run by id, unique id prefix, or name (the newest run of that name)."""
         with self.session() as s:
+            if len(ref) == 32 and _RUN_ID.match(ref):  # the common case: a full id, Core only
+                exact = (
+                    s.connection().execute(select(RunRow.__table__).where(RunRow.id == ref)).first()
+                )
+                if exact is not None:
+                    return _run_record(exact._mapping)
             if _RUN_ID.match(ref):
                 rows = s.scalars(select(RunRow).where(RunRow.id.startswith(ref)).limit(2)).all()
                 if len(rows) == 1:
