@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botarmy_nb.errors import RunTimeoutError
+from botarmy_nb.errors import BotArmyError, RunError, RunTimeoutError
 from botarmy_nb.events import TERMINAL_STATUSES, Event
 from botarmy_nb.render import summary, summary_html, summary_text
 from botarmy_nb.store.records import ArtifactRecord, RunRecord
@@ -52,25 +52,32 @@ class Run:
         return self.status in TERMINAL_STATUSES
 
     def wait(self, timeout: float | None = None) -> Run:
-        """Block until the run ends (the run itself never blocks the kernel)."""
-        future = self._executor.future(self.id) if self._executor else None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if future is not None:
-            import concurrent.futures
+        """Block until the run ends (the run itself never blocks the kernel).
 
+        Raises RunTimeoutError if ``timeout`` seconds pass first (the run goes on), and the
+        run's own error if it could not be executed or recorded.
+        """
+        import concurrent.futures
+
+        future = self._executor.future(self.id) if self._executor else None
+        if future is not None:  # a run of this process: its future says when it ended
             try:
                 future.result(timeout=timeout)
             except concurrent.futures.TimeoutError:
                 raise RunTimeoutError(
-                    f"run {self.record.short_id} still {self.status} after {timeout} s"
+                    f"run {self.id[:8]} still {self.status} after {timeout} s"
                 ) from None
             except concurrent.futures.CancelledError:
                 pass
+            except BotArmyError:
+                raise
+            except Exception as exc:
+                raise RunError(f"run {self.id[:8]} crashed: {exc}") from exc
+            return self
+        deadline = None if timeout is None else time.monotonic() + timeout
         while not self.done:  # a run of another process: follow the store
             if deadline is not None and time.monotonic() > deadline:
-                raise RunTimeoutError(
-                    f"run {self.record.short_id} still {self.status} after {timeout} s"
-                )
+                raise RunTimeoutError(f"run {self.id[:8]} still {self.status} after {timeout} s")
             time.sleep(0.05)
         return self
 

@@ -102,6 +102,7 @@ async def execute_run(
     messages: list[MessageEvent] = []
     status, reason, error = "completed", None, None
     built = None
+    store_error: BotArmyError | None = None
     try:
         request = RunRequest.model_validate(record.spec)
         recorder.emit(StatusEvent(run_id=run_id, status="running"))
@@ -164,11 +165,18 @@ async def execute_run(
                 checkpoint = (recorder.seq, dict(await built.team.save_state()))
             except Exception:
                 log.warning("final checkpoint failed", exc_info=True)
-        recorder.flush(
-            run_update=store.finished_fields(run_id, status, stop_reason=reason, error=error),
-            checkpoint=checkpoint,
-        )
+        try:
+            recorder.flush(
+                run_update=store.finished_fields(run_id, status, stop_reason=reason, error=error),
+                checkpoint=checkpoint,
+            )
+        except BotArmyError as exc:  # the store itself failed: say so, but end the run
+            store_error = exc
+            final.status, final.reason = "failed", f"the run store failed: {exc}"
+            log.warning("could not record the end of the run", error=str(exc))
         publish(final)  # viewers hear of the end only once the store has all of it
         structlog.contextvars.unbind_contextvars("run_id")
+    if store_error is not None:
+        raise store_error  # the caller's wait() reports it; the store could not
     log.info("run finished", status=status)
     return status

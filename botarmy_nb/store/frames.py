@@ -128,12 +128,20 @@ def _in_run_order(store: SqlRunStore, frame: pd.DataFrame) -> pd.DataFrame:
     ).sort_values(["created_at", "id"])
     rank = {run_id: i for i, run_id in enumerate(runs["id"])}
     names = dict(zip(runs["id"], runs["name"], strict=True))
-    frame["run_id"] = run_ids
-    frame.insert(1, "run_name", run_ids.map(names).astype("category"))
     if len(present) > 1:
         order = run_ids.cat.rename_categories([rank[c] for c in present]).astype("int64")
-        frame = frame.iloc[np.argsort(order.to_numpy(), kind="stable")]
-    return frame.reset_index(drop=True)
+        frame = frame.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+        run_ids = frame["run_id"].astype("category")
+    # categories in creation order, so groupby lists runs in the order they ran
+    frame["run_id"] = run_ids.cat.reorder_categories(list(runs["id"]))
+    frame.insert(
+        1,
+        "run_name",
+        pd.Categorical(
+            frame["run_id"].map(names).astype("str"), categories=list(dict.fromkeys(runs["name"]))
+        ),
+    )
+    return frame
 
 
 def messages_frame(store: SqlRunStore, run_ids: Sequence[str] | None = None) -> pd.DataFrame:

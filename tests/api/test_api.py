@@ -23,13 +23,16 @@ def test_run_returns_at_once_and_progresses_in_the_background(use_database, slow
 
 
 def test_frames_across_runs(use_database) -> None:  # type: ignore[no-untyped-def]
-    first = ba.run("One", name="first").wait(30)
-    second = ba.run("Two", team="planning-room", name="second").wait(30)
+    first = ba.run("One", name="zeta").wait(30)
+    second = ba.run("Two", team="planning-room", name="alpha").wait(30)
     runs = ba.runs()
-    assert list(runs["name"]) == ["first", "second"]
+    assert list(runs["name"]) == ["zeta", "alpha"]
     assert str(runs["created_at"].dt.tz) == "UTC" and runs["status"].dtype == "category"
     messages = ba.messages()
     assert list(messages["run_id"].unique()) == [first.id, second.id]
+    # runs keep their creation order in groupby too (not alphabetical, not by id)
+    per_run = messages.groupby("run_name", observed=True).size()
+    assert list(per_run.index) == ["zeta", "alpha"] and list(per_run) == [5, 4]
     assert (
         messages.groupby("run_id", observed=True)["seq"].apply(lambda s: s.is_monotonic_increasing)
     ).all()
@@ -121,3 +124,17 @@ def test_frames_of_an_empty_store_have_their_columns(use_database) -> None:  # t
     ]
     assert ba.model_calls().empty and "total_tokens" in ba.model_calls().columns
     assert ba.artifacts().empty and ba.runs().empty
+
+
+def test_a_store_failure_mid_run_is_reported_not_hung(botarmy_home) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from botarmy_nb.errors import StoreError
+    from botarmy_nb.store.sql import open_store
+
+    open_store()  # create the schema, then break it under the running product
+    with sqlite3.connect(botarmy_home / "botarmy.db") as conn:
+        conn.execute("ALTER TABLE events DROP COLUMN kind")
+    run = ba.run("Write a note")
+    with pytest.raises(StoreError, match="no column named kind"):
+        run.wait(timeout=30)
