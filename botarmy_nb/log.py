@@ -29,6 +29,16 @@ def _redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, 
     return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is at the time (kernels and tests replace it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(force: bool = False) -> None:
     """Configure structlog once per process from the settings."""
     global _configured
@@ -52,7 +62,7 @@ def configure_logging(force: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     _configured = True

@@ -18,9 +18,12 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 
 from botarmy_nb.events import ModelCallEvent
+from botarmy_nb.log import get_logger
 from botarmy_nb.models.spec import ModelSpec
 
 __all__ = ["MeteredClient"]
+
+log = get_logger("models")
 
 Emit = Callable[[ModelCallEvent], None]
 
@@ -55,6 +58,15 @@ class MeteredClient(ChatCompletionClient):
         ttft: float | None = None,
     ) -> None:
         usage = result.usage if result is not None else RequestUsage(0, 0)
+        log.debug(
+            "model call",
+            agent=self._agent,
+            provider=self._spec.provider,
+            model=self._spec.model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            error=None if error is None else str(error),
+        )
         self._emit(
             ModelCallEvent(
                 run_id=self._run_id,
