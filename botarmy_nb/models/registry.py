@@ -87,15 +87,15 @@ def _openai_like(
 ) -> ChatCompletionClient:
     from botarmy_nb.settings import provider_key
 
+    key = provider_key(key_variable) if key_variable else "not-needed"
+    if not key or set(key) == {"*"}:  # AutoGen's dumped configs hold "**********"
+        raise ConfigError(f"provider '{spec.provider}' needs an API key: set {key_variable}")
     try:
         from autogen_ext.models.openai import OpenAIChatCompletionClient
     except ImportError:
         raise ConfigError(
             f"provider '{spec.provider}' needs its package: pip install 'botarmy-nb[{extra}]'"
         ) from None
-    key = provider_key(key_variable) if key_variable else "not-needed"
-    if not key or set(key) == {"*"}:
-        raise ConfigError(f"provider '{spec.provider}' needs an API key: set {key_variable}")
     kwargs: dict[str, Any] = {"model": spec.model, "api_key": key}
     url = spec.base_url or base_url
     if url:

@@ -87,3 +87,12 @@ def test_scripted_fills_sections_from_instructions() -> None:
         ],
     )
     assert "### Components" in result.content and "### Risks" in result.content
+
+
+def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000000000000000")
+    monkeypatch.setitem(sys.modules, "autogen_ext.models.openai", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"pip install 'botarmy-nb\[openai\]'"):
+        create_client(parse_model_spec("openai:gpt-4o-mini"), AgentContext(agent="a"))
