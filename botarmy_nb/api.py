@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botarmy_nb.errors import ConfigError, RunError
@@ -65,6 +66,8 @@ def run(
     executor: str | None = None,
     name: str | None = None,
     max_turns: int | None = None,
+    record: str | Path | None = None,
+    replay: str | Path | None = None,
 ) -> Run:
     """Validate everything, register the run, start it in the background, return its handle.
 
@@ -92,8 +95,16 @@ def run(
         raise ConfigError(f"max_turns must be at least 1, not {max_turns}")
     variables = {str(k): str(v) for k, v in (variables or {}).items()}
     spec = find_team(team)
+    if record and replay:
+        raise ConfigError(
+            "--record and --replay exclude each other: replay a cassette, or record a new one"
+        )
     default_model = model or get_settings().default_model
     parse_model_chain(default_model, option="--model")
+    if replay:  # every agent (and a selector) answers from the cassette
+        replay_spec = f"replay:{Path(replay).expanduser().resolve()}"
+        default_model = replay_spec
+        agent_models = {name: replay_spec for name in [*spec.agent_names, "selector"]}
     overrides = dict(agent_models or {})
     unknown = sorted(set(overrides) - set(spec.agent_names) - {"selector"})
     if unknown:
@@ -103,13 +114,14 @@ def run(
             f"--model names unknown agent '{unknown[0]}'"
             + did_you_mean(unknown[0], spec.agent_names)
         )
-    resolve_agent_models(spec, default_model, overrides)  # parse every spec before starting
+    resolve_agent_models(spec, default_model, overrides, check=True)  # usable before start
     task = substitute(task, variables, where="the task")
     for agent in spec.agents:
         agent.system_message = substitute(
             agent.system_message, variables, where=f"agent '{agent.name}' instructions"
         )
     request = RunRequest(
+        record_path=str(Path(record).expanduser().resolve()) if record else None,
         task=task,
         team=spec,
         default_model=default_model,

@@ -52,6 +52,8 @@ def _stream(handle: Any, out: Any) -> str:
 def _run_and_report(
     task: str,
     *,
+    record: str | None = None,
+    replay: str | None = None,
     team: str | None,
     model: str | None,
     variables: dict[str, str],
@@ -63,7 +65,14 @@ def _run_and_report(
     from botarmy_nb.store.database import safe_url
 
     handle = api.run(
-        task, team=team, model=model, variables=variables, max_turns=max_turns, name=name
+        task,
+        team=team,
+        model=model,
+        variables=variables,
+        max_turns=max_turns,
+        name=name,
+        record=record,
+        replay=replay,
     )
     status = _stream(handle, sys.stdout)
     click.echo("")
@@ -103,6 +112,8 @@ def demo(team: str | None, model: str | None, task: str) -> None:
 @click.option("--var", "variables", multiple=True, metavar="KEY=VALUE", help="Template values.")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
 @click.option("--name", default=None, help="A name for the run.")
+@click.option("--record", default=None, metavar="FILE", help="Write model calls to a cassette.")
+@click.option("--replay", default=None, metavar="FILE", help="Answer from a cassette, offline.")
 def run_command(
     task: str,
     team: str | None,
@@ -110,10 +121,19 @@ def run_command(
     variables: tuple[str, ...],
     max_turns: int | None,
     name: str | None,
+    record: str | None,
+    replay: str | None,
 ) -> None:
     """Run TASK with a team and stream the conversation."""
     _run_and_report(
-        task, team=team, model=model, variables=_vars(variables), max_turns=max_turns, name=name
+        task,
+        team=team,
+        model=model,
+        variables=_vars(variables),
+        max_turns=max_turns,
+        name=name,
+        record=record,
+        replay=replay,
     )
 
 

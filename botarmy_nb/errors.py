@@ -23,6 +23,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "ModelSpecError",
     "NotFoundError",
+    "ProviderError",
     "RunError",
     "RunTimeoutError",
     "SchemaMismatchError",
@@ -86,6 +87,10 @@ class RunError(BotArmyError):
 
 class RunTimeoutError(RunError, TimeoutError):
     """``Run.wait(timeout)`` returned before the run ended; the run goes on."""
+
+
+class ProviderError(RunError):
+    """Every model of an agent's chain failed (after retries); the message lists why."""
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

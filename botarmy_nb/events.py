@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 __all__ = [
     "ArtifactEvent",
+    "ChunkEvent",
     "ErrorEvent",
     "Event",
     "EventDraft",
@@ -51,6 +52,14 @@ class MessageEvent(_EventBase):
     kind: str = "text"  # text | thought | handoff | tool_summary | stop | task
     content: str
     model: str | None = None
+
+
+class ChunkEvent(_EventBase):
+    """A streamed piece of an agent's reply: live viewers only, never stored or numbered
+    (the agent's final message replaces its chunks)."""
+
+    type: Literal["chunk"] = "chunk"
+    content: str
 
 
 class ModelCallEvent(_EventBase):
@@ -102,7 +111,8 @@ class ErrorEvent(_EventBase):
 
 
 Event = Annotated[
-    StatusEvent
+    ChunkEvent
+    | StatusEvent
     | MessageEvent
     | ModelCallEvent
     | ToolCallEvent

@@ -65,6 +65,13 @@ def configure_logging(force: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    # AutoGen logs agent errors with tracebacks through stdlib logging; without a handler
+    # Python prints them to stderr, i.e. into whatever notebook cell is running. The run's
+    # own error event says what failed; users who configure logging still get these.
+    for name in ("autogen_core", "autogen_agentchat", "autogen_ext"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
     _configured = True
 
 

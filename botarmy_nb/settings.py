@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     bmad_path: str | None = Field(default=None, description="Extra bmad-core folders (os.pathsep).")
     default_model: str = "scripted"
+    model_timeout_s: float = Field(default=120.0, gt=0, description="Per model call.")
+    model_retries: int = Field(default=3, ge=0, description="Retries per provider.")
+    retry_base_s: float = Field(default=0.5, ge=0, description="First backoff delay.")
+    retry_max_s: float = Field(default=20.0, ge=0, description="Longest backoff delay.")
+    prices: Path | None = Field(default=None, description="Extra model price table (YAML).")
+    env_file: Path | None = Field(default=None, description="A .env file with provider keys.")
     log_level: str = "WARNING"
     log_json: bool = False
     require_services: bool = False
@@ -61,6 +67,18 @@ def reset_settings() -> None:
 
 
 def provider_key(variable: str) -> str | None:
-    """A provider's API key from its own environment variable (never stored anywhere)."""
+    """A provider's API key: its own environment variable, else the BOTARMY_ENV_FILE .env.
+
+    Keys are read when a client is built and never stored: not in the database, the logs,
+    cassettes or notebook outputs. AutoGen's masked ``**********`` is not a key.
+    """
     value = os.environ.get(variable)
-    return value or None
+    if not value:
+        env_file = get_settings().env_file
+        if env_file is not None and env_file.expanduser().is_file():
+            from dotenv import dotenv_values
+
+            value = dotenv_values(env_file.expanduser()).get(variable)
+    if not value or set(value) == {"*"}:
+        return None
+    return value

@@ -17,8 +17,10 @@ from autogen_agentchat.teams import (
 
 from botarmy_nb.engine.termination import RunTermination
 from botarmy_nb.events import ModelCallEvent
-from botarmy_nb.models.metered import MeteredClient
-from botarmy_nb.models.registry import AgentContext, create_client
+from botarmy_nb.models.cassette import CassetteRecorder
+from botarmy_nb.models.prices import price_table
+from botarmy_nb.models.registry import AgentContext, check_provider, create_client, known_providers
+from botarmy_nb.models.resilient import ResilientClient, RetryPolicy
 from botarmy_nb.models.spec import ModelSpec, parse_model_chain
 from botarmy_nb.specs.team import AgentSpec, TeamSpec
 
@@ -33,16 +35,28 @@ class BuiltTeam:
 
 
 def resolve_agent_models(
-    spec: TeamSpec, default_model: str, overrides: dict[str, str] | None = None
+    spec: TeamSpec,
+    default_model: str,
+    overrides: dict[str, str] | None = None,
+    *,
+    check: bool = False,
 ) -> dict[str, list[ModelSpec]]:
-    """Each agent's model chain: ``--model agent=…`` > agent YAML > team YAML > run default."""
+    """Each agent's model chain: ``--model agent=…`` > agent YAML > team YAML > run default.
+
+    With ``check``, every model of every chain must be usable now (key, package, cassette).
+    """
     overrides = overrides or {}
     chains: dict[str, list[ModelSpec]] = {}
     for agent in spec.agents:
         text = overrides.get(agent.name) or agent.model or spec.model or default_model
         chains[agent.name] = parse_model_chain(text, option=f"model of agent '{agent.name}'")
-    selector = overrides.get("selector") or spec.model or default_model
-    chains["selector"] = parse_model_chain(selector, option="selector model")
+    if spec.type == "selector":
+        selector = overrides.get("selector") or spec.model or default_model
+        chains["selector"] = parse_model_chain(selector, option="selector model")
+    if check:
+        for chain in chains.values():
+            for model in chain:
+                check_provider(model)
     return chains
 
 
@@ -53,13 +67,17 @@ def build_team(
     chains: dict[str, list[ModelSpec]],
     emit: Callable[[ModelCallEvent], None],
     max_turns: int | None = None,
+    recorder: CassetteRecorder | None = None,
 ) -> BuiltTeam:
     """Build a fresh team whose model clients report every call through ``emit``."""
     closing = spec.closing_agent()
     stop_word = spec.termination.text
 
-    def client(name: str, agent: AgentSpec | None) -> MeteredClient:
-        model = chains[name][0]  # fallback chains are walked by the providers layer
+    policy = RetryPolicy.from_settings()
+    prices = price_table()
+    providers = known_providers()
+
+    def client(name: str, agent: AgentSpec | None) -> ResilientClient:
         context = AgentContext(
             agent=name,
             role=agent.role if agent else "selector",
@@ -68,9 +86,19 @@ def build_team(
             ends_conversation=name == closing,
             participants=tuple(spec.agent_names),
         )
-        return MeteredClient(
-            create_client(model, context), model, run_id=run_id, agent=name, emit=emit
+        chain = [(model, create_client(model, context)) for model in chains[name]]
+        return ResilientClient(
+            chain,
+            run_id=run_id,
+            agent=name,
+            emit=emit,
+            policy=policy,
+            prices=prices,
+            recorder=recorder,
         )
+
+    def streams(name: str) -> bool:
+        return providers[chains[name][0].provider].streams
 
     agents = [
         AssistantAgent(
@@ -79,6 +107,7 @@ def build_team(
             system_message=a.system_message or None,
             description=a.description or a.role or a.name,
             handoffs=list(a.handoffs) if spec.type == "swarm" else None,
+            model_client_stream=streams(a.name),
         )
         for a in spec.agents
     ]

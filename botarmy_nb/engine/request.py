@@ -16,6 +16,7 @@ class RunRequest(BaseModel):
     agent_models: dict[str, str] = Field(default_factory=dict)
     variables: dict[str, str] = Field(default_factory=dict)
     max_turns: int | None = None
+    record_path: str | None = None  # write the run's model calls to this cassette
     checkpoint_interval_s: float = 1.0  # at most one mid-run checkpoint per interval
 
     def to_json(self) -> dict[str, object]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import structlog
 from autogen_agentchat.base import TaskResult
+from autogen_agentchat.messages import ModelClientStreamingChunkEvent
 from autogen_core import CancellationToken
 
 from botarmy_nb.engine.build import build_team, resolve_agent_models
@@ -19,11 +20,13 @@ from botarmy_nb.engine.termination import RunTermination
 from botarmy_nb.errors import BotArmyError
 from botarmy_nb.events import (
     ArtifactEvent,
+    ChunkEvent,
     ErrorEvent,
     MessageEvent,
     StatusEvent,
 )
 from botarmy_nb.log import get_logger, redact
+from botarmy_nb.models.cassette import CassetteRecorder
 from botarmy_nb.store.sql import SqlRunStore
 
 __all__ = ["RunControl", "execute_run"]
@@ -82,6 +85,15 @@ def _artifacts(
     return out
 
 
+def _reason(exc: BaseException) -> str:
+    """One readable line for a failed run. AutoGen re-raises an agent's error as a
+    RuntimeError whose text ends in the formatted traceback: keep the part before it."""
+    text = str(exc).split("\nTraceback:", 1)[0].strip()
+    if not isinstance(exc, RuntimeError) or not text.split(":", 1)[0].isidentifier():
+        text = f"{type(exc).__name__}: {text}"
+    return redact(text)
+
+
 async def execute_run(
     run_id: str,
     store: SqlRunStore,
@@ -109,12 +121,14 @@ async def execute_run(
         if record.status == "queued":  # a queued run becomes visibly running at once
             recorder.flush(run_update=store.started_fields(run_id))
         chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
+        cassette = CassetteRecorder(Path(request.record_path)) if request.record_path else None
         built = build_team(
             request.team,
             run_id=run_id,
             chains=chains,
             emit=recorder.emit,
             max_turns=request.max_turns,
+            recorder=cassette,
         )
         control.external = built.external
         if control.cancel_requested:
@@ -126,6 +140,9 @@ async def execute_run(
         ):
             if isinstance(item, TaskResult):
                 reason = item.stop_reason
+                continue
+            if isinstance(item, ModelClientStreamingChunkEvent):  # live only, not stored
+                publish(ChunkEvent(run_id=run_id, agent=item.source, content=item.content))
                 continue
             event = normalize(item, run_id=run_id, models=labels)
             if event is None:
@@ -143,12 +160,14 @@ async def execute_run(
             status = "cancelled"
         for artifact in _artifacts(request, messages, run_id, artifacts_dir):
             recorder.emit(artifact)
+        if cassette is not None and status == "completed":
+            cassette.save()  # a complete run only: a partial cassette would not replay
     except asyncio.CancelledError:
         status, reason = "cancelled", "cancelled by the user"
     except BotArmyError as exc:
         status, error = "failed", str(exc)
     except Exception as exc:  # a run failure must end the run cleanly, never kill the loop
-        status, error = "failed", redact(f"{type(exc).__name__}: {exc}")
+        status, error = "failed", _reason(exc)
         log.info("run failed", error=error, exc_info=True)
     finally:
         if error:

@@ -15,9 +15,27 @@ if TYPE_CHECKING:
 
     from botarmy_nb.models.spec import ModelSpec
 
-__all__ = ["AgentContext", "Provider", "create_client", "known_providers", "register_provider"]
+__all__ = [
+    "AgentContext",
+    "Provider",
+    "check_provider",
+    "create_client",
+    "known_providers",
+    "register_provider",
+]
 
 ENTRY_POINT_GROUP = "botarmy_nb.providers"
+# streamed OpenAI-style responses report usage only when asked (DESIGN §5)
+_OPENAI_STREAM = {"stream_options": {"include_usage": True}}
+# streamed OpenAI-style responses report usage only when asked (DESIGN §5)
+_OPENAI_STREAM = {"stream_options": {"include_usage": True}}
+_BASIC_INFO = {
+    "vision": False,
+    "function_calling": True,
+    "json_output": False,
+    "family": "unknown",
+    "structured_output": False,
+}
 
 
 @dataclass(frozen=True)
@@ -34,11 +52,17 @@ class AgentContext:
 
 @dataclass(frozen=True)
 class Provider:
+    """A named way to build model clients. ``streams``: the live view gets token chunks."""
+
     name: str
     factory: Callable[[ModelSpec, AgentContext], ChatCompletionClient]
     default_model: str = ""
     key_variable: str | None = None
-    extra: str | None = None  # pip extra that brings the provider's package
+    extra: str | None = None  # the pip extra that brings the provider's package
+    module: str | None = None  # imported to check that the package is installed
+    needs_base_url: bool = False
+    streams: bool = False
+    stream_args: dict[str, Any] | None = None  # extra create args when streaming
     description: str = ""
 
 
@@ -46,7 +70,8 @@ _REGISTRY: dict[str, Provider] = {}
 
 
 def register_provider(provider: Provider) -> None:
-    """Add or replace a provider (third parties: entry-point group ``botarmy_nb.providers``)."""
+    """Add or replace a provider (third parties: entry-point group ``botarmy_nb.providers``,
+    whose entry points name a Provider or a callable returning one)."""
     _REGISTRY[provider.name] = provider
 
 
@@ -63,12 +88,51 @@ def known_providers() -> dict[str, Provider]:
     return dict(_REGISTRY)
 
 
-def create_client(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
-    """A fresh client for one agent of one run (clients are bound to the run's event loop)."""
+def check_provider(spec: ModelSpec) -> Provider:
+    """Fail now, before a run starts, if ``spec`` cannot work: key, package, base URL."""
+    from botarmy_nb.settings import provider_key
+
     providers = known_providers()
     if spec.provider not in providers:
-        raise ModelSpecError(f"unknown provider '{spec.provider}'; known: {', '.join(providers)}")
-    return providers[spec.provider].factory(spec, context)
+        raise ModelSpecError(
+            f"unknown provider '{spec.provider}'; known: " + ", ".join(sorted(providers))
+        )
+    provider = providers[spec.provider]
+    if provider.needs_base_url and not spec.base_url:
+        raise ModelSpecError(
+            f"model {spec}: {spec.provider} needs @base_url, "
+            "e.g. openai-compatible:llama3@http://localhost:11434/v1"
+        )
+    if provider.key_variable and not provider_key(provider.key_variable):
+        raise ConfigError(
+            f"provider '{spec.provider}' needs an API key: set {provider.key_variable}"
+        )
+    if provider.module:
+        try:
+            __import__(provider.module)
+        except ImportError:
+            raise ConfigError(
+                f"provider '{spec.provider}' needs its package: "
+                f"pip install 'botarmy-nb[{provider.extra}]'"
+            ) from None
+    if spec.provider == "replay":
+        from botarmy_nb.models.cassette import load_cassette
+
+        load_cassette(spec.model)
+    return provider
+
+
+def create_client(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
+    """A fresh client for one agent of one run (clients are bound to the run's event loop)."""
+    provider = check_provider(spec)
+    return provider.factory(spec, context)
+
+
+def _key(provider: str) -> str:
+    from botarmy_nb.settings import provider_key
+
+    variable = known_providers()[provider].key_variable
+    return (provider_key(variable) if variable else None) or "not-needed"
 
 
 def _scripted(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
@@ -77,47 +141,52 @@ def _scripted(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
     return ScriptedChatCompletionClient(context)
 
 
+def _replay(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
+    from botarmy_nb.models.cassette import ReplayClient
+
+    return ReplayClient(spec.model, context.agent)
+
+
 def _openai_like(
     spec: ModelSpec,
     context: AgentContext,
     *,
-    key_variable: str | None,
-    base_url: str | None,
-    extra: str,
+    base_url: str | None = None,
 ) -> ChatCompletionClient:
-    from botarmy_nb.settings import provider_key
+    from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-    key = provider_key(key_variable) if key_variable else "not-needed"
-    if not key or set(key) == {"*"}:  # AutoGen's dumped configs hold "**********"
-        raise ConfigError(f"provider '{spec.provider}' needs an API key: set {key_variable}")
-    try:
-        from autogen_ext.models.openai import OpenAIChatCompletionClient
-    except ImportError:
-        raise ConfigError(
-            f"provider '{spec.provider}' needs its package: pip install 'botarmy-nb[{extra}]'"
-        ) from None
-    kwargs: dict[str, Any] = {"model": spec.model, "api_key": key}
-    url = spec.base_url or base_url
-    if url:
-        kwargs["base_url"] = url
-    if spec.provider in ("openai-compatible", "gemini"):
-        kwargs["model_info"] = {
-            "vision": False,
-            "function_calling": True,
-            "json_output": False,
-            "family": "unknown",
-            "structured_output": False,
-        }
+    from botarmy_nb.settings import get_settings
+
+    kwargs: dict[str, Any] = {
+        "model": spec.model,
+        "api_key": _key(spec.provider),
+        # our ResilientClient retries and records every attempt; the SDK must not
+        "max_retries": 0,
+        "timeout": get_settings().model_timeout_s,
+    }
+    if spec.base_url or base_url:
+        kwargs["base_url"] = spec.base_url or base_url
+    if spec.provider != "openai" or spec.base_url:
+        kwargs["model_info"] = dict(_BASIC_INFO)
     return OpenAIChatCompletionClient(**kwargs)
 
 
-def _openai_compatible(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
-    if not spec.base_url:
-        raise ModelSpecError(
-            f"model {spec}: openai-compatible needs @base_url, "
-            "e.g. openai-compatible:llama3@http://localhost:11434/v1"
-        )
-    return _openai_like(spec, context, key_variable=None, base_url=None, extra="openai")
+def _anthropic(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
+    from autogen_ext.models.anthropic import AnthropicChatCompletionClient
+
+    from botarmy_nb.settings import get_settings
+
+    kwargs: dict[str, Any] = {
+        "model": spec.model,
+        "api_key": _key("anthropic"),
+        "max_retries": 0,
+        "timeout": get_settings().model_timeout_s,
+        "max_tokens": 4096,
+    }
+    if spec.base_url:
+        kwargs["base_url"] = spec.base_url
+        kwargs["model_info"] = dict(_BASIC_INFO)
+    return AnthropicChatCompletionClient(**kwargs)
 
 
 @functools.cache
@@ -132,32 +201,55 @@ def _load_builtin() -> None:
     )
     register_provider(
         Provider(
+            "replay",
+            _replay,
+            description="answers recorded in a cassette (replay:FILE)",
+        )
+    )
+    register_provider(
+        Provider(
             "openai",
-            functools.partial(
-                _openai_like, key_variable="OPENAI_API_KEY", base_url=None, extra="openai"
-            ),
+            _openai_like,
             key_variable="OPENAI_API_KEY",
             extra="openai",
+            module="autogen_ext.models.openai",
+            streams=True,
+            stream_args=_OPENAI_STREAM,
         )
     )
     register_provider(
         Provider(
             "gemini",
             functools.partial(
-                _openai_like,
-                key_variable="GEMINI_API_KEY",
-                extra="gemini",
-                base_url="https://generativelanguage.googleapis.com/v1beta/openai/",
+                _openai_like, base_url="https://generativelanguage.googleapis.com/v1beta/openai/"
             ),
             key_variable="GEMINI_API_KEY",
             extra="gemini",
+            module="autogen_ext.models.openai",
+            streams=True,
+            stream_args=_OPENAI_STREAM,
+            description="Gemini through its OpenAI-compatible endpoint",
         )
     )
     register_provider(
         Provider(
             "openai-compatible",
-            _openai_compatible,
+            _openai_like,
             extra="openai",
+            module="autogen_ext.models.openai",
+            needs_base_url=True,
+            streams=True,
+            stream_args=_OPENAI_STREAM,
             description="Ollama, vLLM, llama.cpp server (needs @base_url)",
+        )
+    )
+    register_provider(
+        Provider(
+            "anthropic",
+            _anthropic,
+            key_variable="ANTHROPIC_API_KEY",
+            extra="anthropic",
+            module="autogen_ext.models.anthropic",
+            streams=True,
         )
     )

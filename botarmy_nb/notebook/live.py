@@ -7,7 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from botarmy_nb.events import TERMINAL_STATUSES, Event, MessageEvent, StatusEvent
+from botarmy_nb.events import TERMINAL_STATUSES, ChunkEvent, Event, MessageEvent, StatusEvent
 from botarmy_nb.render import event_html, summary, summary_html
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ class LiveView:
         self._blocks: list[str] = []
         self._dropped = 0
         self._palette: dict[str, str] = {}
+        self._typing: dict[str, str] = {}  # agent → text streamed so far
         self._messages = 0
         self._last_push = 0.0
         self._timer: threading.Timer | None = None
@@ -55,6 +56,16 @@ class LiveView:
         return data
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, ChunkEvent):  # streamed tokens: shown until the message lands
+            with self._lock:
+                self._typing[event.agent or "?"] = (
+                    self._typing.get(event.agent or "?", "") + event.content
+                )
+            self._schedule()
+            return
+        if isinstance(event, MessageEvent):
+            with self._lock:
+                self._typing.pop(event.agent or "?", None)
         block = event_html(event, self._palette)
         with self._lock:
             if block is not None:
@@ -92,7 +103,12 @@ class LiveView:
             if self._dropped
             else ""
         )
-        self.body.value = dropped + "".join(self._blocks)
+        typing = "".join(
+            f"<div style='opacity:.6'><b>{html.escape(agent)}</b> <i>typing…</i>"
+            f"<pre style='white-space:pre-wrap;margin:2px 0'>{html.escape(text)}</pre></div>"
+            for agent, text in self._typing.items()
+        )
+        self.body.value = dropped + "".join(self._blocks) + typing
         self.header.value = (
             f"<b>botarmy run {html.escape(self.run.name)}</b> · "
             f"<i>running</i> · {self._messages} messages"

@@ -15,7 +15,8 @@ __all__ = ["BotArmyMagics", "build_cell_parser"]
 
 CELL_USAGE = (
     "%%botarmy [--team NAME|PATH] [--model SPEC|AGENT=SPEC]... [--var KEY=VALUE]... "
-    "[--max-turns N] [--name NAME] [--executor local|celery] [--wait] [--interpolate]"
+    "[--max-turns N] [--name NAME] [--executor local|celery] [--wait] [--interpolate] "
+    "[--record FILE | --replay FILE]"
 )
 LINE_COMMANDS = {
     "runs": "list recent runs (--status S, --limit N)",
@@ -92,6 +93,12 @@ def build_cell_parser() -> _Parser:
         "--interpolate",
         action="store_true",
         help="fill {name} in the cell from the notebook's variables",
+    )
+    parser.add_argument(
+        "--record", metavar="FILE", help="write every model call of the run to this cassette"
+    )
+    parser.add_argument(
+        "--replay", metavar="FILE", help="answer every model call from this cassette (offline)"
     )
     return parser
 
@@ -172,6 +179,8 @@ class BotArmyMagics(Magics):
             executor=options.executor,
             name=options.name,
             max_turns=options.max_turns,
+            record=options.record,
+            replay=options.replay,
         )
         self.shell.user_ns["_botarmy_run"] = handle
         view = LiveView(handle).start()
