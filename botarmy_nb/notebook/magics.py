@@ -153,6 +153,7 @@ class BotArmyMagics(Magics):
         except _HelpShown:
             print(parser.format_help())
             return None
+        cell = cell.strip()  # the cell's trailing newline is not part of the task
         task = _interpolate(cell, self.shell.user_ns) if options.interpolate else cell
         model, agent_models = _models(options.model)
         try:
