@@ -124,7 +124,8 @@ class FakeLLMServer:
             )
         if fault == "malformed":
             if body.get("stream"):
-                return self._send_stream(h, [b"data: {not json\n\n"])
+                event = b"event: message_start\n" if h.path.endswith("/messages") else b""
+                return self._send_stream(h, [event + b"data: {not json\n\n"])
             return self._send_raw(h, 200, b"{not json", "application/json")
         text = self._reply_text(body)
         prompt = sum(_words(m.get("content")) for m in body.get("messages", []))

@@ -90,6 +90,13 @@ def test_user_price_table_extends_the_bundled_one(
     )
 
 
+def _model(provider: str, fake: FakeLLMServer) -> str:
+    if provider == "anthropic":
+        return f"anthropic:claude-x@{fake.url.removesuffix('/v1')}"
+    return f"openai-compatible:m@{fake.url}"
+
+
+@pytest.mark.parametrize("provider", ["openai-compatible", "anthropic"])
 @pytest.mark.parametrize(
     "fault, reason",
     [
@@ -102,10 +109,10 @@ def test_user_price_table_extends_the_bundled_one(
     ],
 )
 def test_transient_faults_are_retried_and_recorded(
-    fake: FakeLLMServer, team: str, fault: str, reason: str
+    fake: FakeLLMServer, team: str, fault: str, reason: str, provider: str
 ) -> None:
     fake.fail(fault)
-    run = ba.run("Write", team=team, model=f"openai-compatible:m@{fake.url}").wait(30)
+    run = ba.run("Write", team=team, model=_model(provider, fake)).wait(30)
     assert run.status == "completed", run.record.error
     calls = run.model_calls
     assert _statuses(run) == ["retry", "ok", "ok"]
@@ -204,3 +211,43 @@ def test_keys_from_an_env_file(tmp_path: Path, monkeypatch, fake: FakeLLMServer,
     settings.reset_settings()
     run = ba.run("Write", team=team, model=f"openai:gpt-4o-mini@{fake.url}").wait(30)
     assert run.status == "completed"
+
+
+def test_live_view_shows_streamed_tokens_then_the_message(fake: FakeLLMServer, team: str) -> None:
+    from botarmy_nb.notebook.live import LiveView
+
+    fake.latency_s = 0.3  # the run is still going when the view subscribes
+    run = ba.run("Write", team=team, model=f"openai-compatible:m@{fake.url}")
+    view = LiveView(run)
+    chunks: list[str] = []
+    run.subscribe(lambda e: chunks.append(e.content) if e.type == "chunk" else None)
+    view.start()
+    run.wait(30)
+    assert len(chunks) > 10  # streamed word by word
+    assert "typing…" not in view.body.value  # the final messages replaced the chunks
+    assert view.body.value.count("Fake writer reply 1") == 1
+
+
+def test_third_party_providers_register_through_entry_points(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from botarmy_nb.models import registry
+
+    (tmp_path / "acme_models.py").write_text(
+        "from botarmy_nb.models.registry import Provider\n"
+        "from botarmy_nb.models.scripted import ScriptedChatCompletionClient\n"
+        "PROVIDER = Provider('acme', lambda spec, ctx: ScriptedChatCompletionClient(ctx),\n"
+        "                    default_model='rocket')\n"
+    )
+    dist = tmp_path / "acme_models-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-models\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[botarmy_nb.providers]\nacme = acme_models:PROVIDER\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry._load_entry_points.cache_clear()
+    try:
+        assert "acme" in registry.known_providers()
+        run = ba.run("Write", model="acme").wait(30)
+        assert run.status == "completed"
+        assert set(run.model_calls["model"].astype(str)) == {"rocket"}
+    finally:
+        registry._REGISTRY.pop("acme", None)
+        registry._load_entry_points.cache_clear()
