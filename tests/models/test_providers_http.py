@@ -251,3 +251,15 @@ def test_third_party_providers_register_through_entry_points(tmp_path: Path, mon
     finally:
         registry._REGISTRY.pop("acme", None)
         registry._load_entry_points.cache_clear()
+
+
+def test_gemini_through_its_openai_compatible_endpoint(
+    fake: FakeLLMServer, team: str, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("GEMINI_API_KEY", "gm-test-0000000000")
+    run = ba.run("Write", team=team, model=f"gemini:gemini-2.0-flash@{fake.url}").wait(30)
+    assert run.status == "completed", run.record.error
+    calls = run.model_calls
+    assert set(calls["provider"].astype(str)) == {"gemini"}
+    expected = (calls["prompt_tokens"] * 0.10 + calls["completion_tokens"] * 0.40) / 1e6
+    assert list(calls["cost_usd"]) == pytest.approx(list(expected))
