@@ -19,6 +19,7 @@ __all__ = [
     "arun",
     "get_run",
     "last_run",
+    "load_bmad",
     "load_ipython_extension",
     "messages",
     "model_calls",
@@ -37,6 +38,7 @@ _LAZY = {
     "get_run": "botarmy_nb.api",
     "last_run": "botarmy_nb.api",
     "Run": "botarmy_nb.handle",
+    "load_bmad": "botarmy_nb.bmad.loader",
     "BotArmyError": "botarmy_nb.errors",
 }
 
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
         run,
         runs,
     )
+    from botarmy_nb.bmad.loader import load_bmad
     from botarmy_nb.errors import BotArmyError
     from botarmy_nb.handle import Run
 

@@ -24,6 +24,8 @@ LINE_COMMANDS = {
     "attach": "RUN — live view of a run still going in this kernel, else its summary",
     "cancel": "RUN — stop a run (gracefully, then hard)",
     "teams": "list the teams --team can name",
+    "workflows": "[NAME] — BMAD-compatible workflows; with NAME its steps and flow diagram",
+    "templates": "BMAD-compatible templates with their variables",
     "status": "database, Redis, executor and providers, each ✔/✘ with why",
     "help": "this help",
 }
@@ -289,6 +291,74 @@ class BotArmyMagics(Magics):
             for t in list_teams()
         ]
         return pd.DataFrame(rows)
+
+    def _cmd_workflows(self, args: list[str]) -> Any:
+        import pandas as pd
+
+        from botarmy_nb.bmad.loader import load_bmad
+
+        core = load_bmad()
+        if not args:
+            return pd.DataFrame(
+                [
+                    {
+                        "name": key,
+                        "title": w.name,
+                        "type": w.type,
+                        "steps": len(w.steps),
+                        "creates": ", ".join(w.artifacts),
+                    }
+                    for key, w in sorted(core.workflows.items())
+                ]
+            )
+        from botarmy_nb.errors import NotFoundError, did_you_mean
+
+        name = args[0].removesuffix(".yaml")
+        if name not in core.workflows:
+            raise NotFoundError(f"unknown workflow '{name}'" + did_you_mean(name, core.workflows))
+        workflow = core.workflows[name]
+        steps = pd.DataFrame(
+            [
+                {
+                    "step": s.index + 1,
+                    "agent": s.agent or "",
+                    "does": s.label,
+                    "requires": ", ".join(s.requires),
+                    "condition": s.condition or "",
+                    "optional": s.optional,
+                    "repeats": s.repeats or "",
+                }
+                for s in workflow.steps
+            ]
+        )
+        display(steps)
+        if workflow.flow_diagram:
+            from IPython.display import Markdown
+
+            diagram = workflow.flow_diagram.strip()
+            if not diagram.startswith("```"):
+                diagram = f"```mermaid\n{diagram}\n```"
+            display(Markdown(diagram))  # JupyterLab 4.1+ renders mermaid blocks
+        return None
+
+    def _cmd_templates(self, args: list[str]) -> Any:
+        import pandas as pd
+
+        from botarmy_nb.bmad.loader import load_bmad
+
+        core = load_bmad()
+        return pd.DataFrame(
+            [
+                {
+                    "name": key,
+                    "title": t.name,
+                    "creates": t.artifact or "",
+                    "required inputs": ", ".join(t.required_inputs),
+                    "variables": ", ".join(t.variables),
+                }
+                for key, t in sorted(core.templates.items())
+            ]
+        )
 
     def _cmd_status(self, args: list[str]) -> None:
         from botarmy_nb.status import collect_status

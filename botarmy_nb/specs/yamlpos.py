@@ -69,9 +69,12 @@ def load_yaml(source: str | Path, *, name: str | None = None) -> LocatedYaml:
         lines: dict[Path_, int] = {}
         data = _build(node, (), loader, lines) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # the construct's start (an unclosed "[" say) is where the user must look
+        mark = exc.context_mark or exc.problem_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or str(exc)
+        if exc.context_mark and exc.problem_mark and exc.problem_mark.line != exc.context_mark.line:
+            problem += f" (noticed at line {exc.problem_mark.line + 1})"
         raise SpecError(f"malformed YAML: {problem}", file=file, line=line) from None
     finally:
         loader.dispose()

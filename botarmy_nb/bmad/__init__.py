@@ -1,0 +1,1 @@
+"""BMAD-compatible cores: load and validate agents, teams, workflows and templates."""
