@@ -1,0 +1,147 @@
+"""Assemble a template's Markdown document from section drafts and the run's variables.
+
+The workflow engine asks each section's owner agent for a draft (from the section's
+instruction, template and examples) and passes the drafts here; this module decides
+what is included (conditions, repeatable sections) and how each section type renders.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from botarmy_nb.bmad.conditions import parse_condition
+from botarmy_nb.bmad.models import VARIABLE, BmadTemplate, TemplateSection
+from botarmy_nb.errors import ConfigError
+
+__all__ = ["fill", "missing_inputs", "render_document", "render_section_body"]
+
+_LIST_MARK = re.compile(r"^\s*(?:- \[[ xX]\]|[-*+]|\d+[.)])\s+")  # checklist first
+
+
+def fill(text: str, variables: Mapping[str, Any]) -> str:
+    """Replace known ``{{name}}`` placeholders; unknown ones stay for an agent to fill."""
+    return VARIABLE.sub(
+        lambda m: str(variables[m.group(1)]) if m.group(1) in variables else m.group(0), text
+    )
+
+
+def missing_inputs(template: BmadTemplate, variables: Mapping[str, Any]) -> list[str]:
+    """The template's required inputs that have no value (checked before a run starts)."""
+    return [name for name in template.required_inputs if variables.get(name) in (None, "")]
+
+
+def _items(text: str) -> list[str]:
+    return [_LIST_MARK.sub("", line).strip() for line in text.splitlines() if line.strip()]
+
+
+def render_section_body(section: TemplateSection, text: str) -> str:
+    """Render one section's content as Markdown according to its type."""
+    kind = section.type
+    if kind == "bullet-list":
+        return "\n".join(f"- {item}" for item in _items(text))
+    if kind == "numbered-list":
+        prefix = section.extra.get("prefix")
+        return "\n".join(
+            f"{i}. {prefix}{i}: {item}"
+            if prefix and not item.startswith(str(prefix))
+            else f"{i}. {item}"
+            for i, item in enumerate(_items(text), 1)
+        )
+    if kind == "checklist":
+        return "\n".join(f"- [ ] {item}" for item in _items(text))
+    if kind == "table":
+        columns = section.columns or ["Item"]
+        rows = [
+            line.strip().strip("|").split("|")
+            for line in text.splitlines()
+            if line.strip() and not set(line.strip()) <= set("|-: ")
+        ]
+        if rows and [c.strip().lower() for c in rows[0]] == [c.lower() for c in columns]:
+            rows = rows[1:]  # the draft repeated the header
+        head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns)
+        body = "\n".join(
+            "| " + " | ".join((cells + [""] * len(columns))[: len(columns)]) + " |"
+            for cells in ([c.strip() for c in row] for row in rows)
+        )
+        return head + ("\n" + body if body else "")
+    if kind in ("code", "mermaid"):
+        language = "mermaid" if kind == "mermaid" else str(section.extra.get("language", ""))
+        inner = re.sub(r"^```[\w-]*\n|\n?```\s*$", "", text.strip())
+        return f"```{language}\n{inner}\n```"
+    return text.strip()  # paragraphs, template-text and anything else
+
+
+def _included(
+    section: TemplateSection,
+    variables: Mapping[str, Any],
+    artifacts: Collection[str],
+    decisions: Mapping[str, bool],
+) -> bool:
+    if not section.condition:
+        return True
+    verdict = parse_condition(section.condition).evaluate(variables, artifacts)
+    if verdict is None:  # prose: the owning agent's recorded decision (include by default)
+        return decisions.get(section.id, True)
+    return verdict
+
+
+def _render(
+    section: TemplateSection,
+    level: int,
+    variables: Mapping[str, Any],
+    drafts: Mapping[str, Any],
+    artifacts: Collection[str],
+    decisions: Mapping[str, bool],
+    key: str,
+) -> list[str]:
+    if not _included(section, variables, artifacts, decisions):
+        return []
+    if section.repeatable:
+        items = variables.get(section.id) or drafts.get(f"{key}[]") or [{}]
+        out: list[str] = []
+        for i, item in enumerate(items, 1):
+            scope = {**variables, **(item if isinstance(item, Mapping) else {}), "index": i}
+            single = section.model_copy(update={"repeatable": False})
+            out += _render(single, level, scope, drafts, artifacts, decisions, f"{key}[{i}]")
+        return out
+    lines: list[str] = []
+    if section.title:
+        lines.append(f"{'#' * level} {fill(section.title, variables)}")
+    draft = drafts.get(key, drafts.get(section.id))
+    text = draft if isinstance(draft, str) else fill(section.template or "", variables)
+    if text.strip():
+        lines.append(render_section_body(section, fill(text, variables)))
+    for child in section.sections:
+        lines += _render(
+            child, level + 1, variables, drafts, artifacts, decisions, f"{key}.{child.id}"
+        )
+    return lines
+
+
+def render_document(
+    template: BmadTemplate,
+    *,
+    variables: Mapping[str, Any],
+    drafts: Mapping[str, Any] | None = None,
+    artifacts: Collection[str] = (),
+    decisions: Mapping[str, bool] | None = None,
+) -> str:
+    """The whole document as Markdown.
+
+    ``drafts`` maps a section's key (its id, dotted under its parents: ``epics[2].story``
+    for repeated sections) to the text its owner agent wrote; ``decisions`` maps a section
+    id to the owner's verdict on a prose condition. Required inputs must be present.
+    """
+    missing = missing_inputs(template, variables)
+    if missing:
+        raise ConfigError(
+            f"template '{template.file_stem}' needs values for: "
+            f"{', '.join(missing)} (give them with --var NAME=VALUE)"
+        )
+    drafts, decisions = drafts or {}, decisions or {}
+    lines = [f"# {fill(template.output_title, variables)}"] if template.output_title else []
+    for section in template.sections:
+        lines += _render(section, 2, variables, drafts, artifacts, decisions, section.id)
+    return "\n\n".join(lines).strip() + "\n"
