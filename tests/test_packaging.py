@@ -62,6 +62,7 @@ def test_demo_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path) -> None
     code = (
         "import botarmy_nb, botarmy_nb.store.migrate as m, sys;"
         "print(botarmy_nb.__file__); print(m.migrations_dir());"
+        "print(sorted(botarmy_nb.load_bmad().workflows));"
         "from botarmy_nb.cli import main; sys.argv = ['botarmy-nb', 'demo']; main()"
     )
     result = subprocess.run(
@@ -75,4 +76,5 @@ def test_demo_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith(str(site)) and lines[1].endswith("botarmy_nb/_migrations")
+    assert "greenfield-service" in lines[2]  # the bundled bmad-core came with the wheel
     assert "botarmy run demo · completed" in result.stdout
