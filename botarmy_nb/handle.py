@@ -96,7 +96,7 @@ class Run:
         after_seq: int = 0,
     ) -> Subscription | None:
         """Live events of an active run of this process (None if it is not running here)."""
-        if self._executor is None or not self._executor.bus.is_active(self.id):
+        if self._executor is None:
             return None
         return self._executor.bus.subscribe(self.id, callback, after_seq=after_seq)
 

@@ -58,6 +58,9 @@ def configure_logging(force: bool = False) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # tracebacks become plain text here, so the redactor sees them (and no
+            # renderer prints local variables, where a key could sit)
+            structlog.processors.format_exc_info,
             _redact_processor,
             renderer,
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -10,7 +11,14 @@ from typing import Any
 from botarmy_nb.events import ArtifactEvent, Event, MessageEvent, ModelCallEvent, StatusEvent
 from botarmy_nb.store.records import RunRecord
 
-__all__ = ["event_html", "event_line", "summary", "summary_html", "summary_text"]
+__all__ = [
+    "event_html",
+    "event_line",
+    "mermaid_markdown",
+    "summary",
+    "summary_html",
+    "summary_text",
+]
 
 SCRIPTED_NOTE = "offline scripted model, not a real LLM"
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
@@ -137,3 +145,15 @@ def event_html(event: Event, palette: dict[str, str]) -> str | None:
         )
     line = event_line(event)
     return None if line is None else f"<div><small>{esc(line)}</small></div>"
+
+
+def mermaid_markdown(diagram: str) -> str:
+    """A Mermaid diagram as a fenced Markdown block it cannot break out of.
+
+    The fence is longer than any run of backticks inside, so text from a third-party
+    core cannot close it and be rendered as Markdown or HTML.
+    """
+    body = re.sub(r"^\s*```[\w-]*\n|\n\s*```\s*$", "", diagram).strip()
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}mermaid\n{body}\n{fence}"

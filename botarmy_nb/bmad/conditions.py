@@ -163,6 +163,16 @@ class _Parser:
         raise ConditionSyntaxError(f"condition {self.text!r}: unexpected {value!r}")
 
 
+def _number(value: Any) -> Any:
+    """--var values arrive as text: "5" compares as the number 5."""
+    if isinstance(value, str):
+        try:
+            return float(value) if "." in value else int(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _eval(tree: Any, variables: Mapping[str, Any], artifacts: Collection[str]) -> Any:
     op = tree[0]
     if op == "lit":
@@ -182,8 +192,13 @@ def _eval(tree: Any, variables: Mapping[str, Any], artifacts: Collection[str]) -
         return _eval(tree[1], variables, artifacts) or _eval(tree[2], variables, artifacts)
     if op == "in":
         container = _eval(tree[2], variables, artifacts)
-        return container is not None and _eval(tree[1], variables, artifacts) in container
-    left, right = _eval(tree[2], variables, artifacts), _eval(tree[3], variables, artifacts)
+        item = _eval(tree[1], variables, artifacts)
+        try:
+            return container is not None and item in container
+        except TypeError:  # e.g. null in "text"
+            return False
+    left = _number(_eval(tree[2], variables, artifacts))
+    right = _number(_eval(tree[3], variables, artifacts))
     if tree[1] in ("==", "!="):
         same = left == right or (left is not None and right is not None and str(left) == str(right))
         return same if tree[1] == "==" else not same

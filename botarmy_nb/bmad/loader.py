@@ -483,14 +483,6 @@ def _validate(core: BmadCore) -> None:
                         f"sections.{section.id or section.title}.condition",
                         str(exc),
                     ) from None
-                if section.owner and section.owner not in agents:
-                    raise _fail(
-                        template.source,
-                        section.line,
-                        f"sections.{section.id}.owner",
-                        f"owner '{section.owner}' is not an agent"
-                        + did_you_mean(section.owner, agents),
-                    )
 
 
 def _validate_workflow(core: BmadCore, workflow: BmadWorkflow, agents: set[str]) -> None:

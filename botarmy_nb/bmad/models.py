@@ -193,6 +193,18 @@ class BmadCore(BaseModel):
             return self.templates[stem]
         return next((t for t in self.templates.values() if t.id == ref), None)
 
+    def agent_for_owner(self, owner: str | None) -> str | None:
+        """The agent behind a section owner. Upstream writes roles ("scrum-master",
+        "dev-agent"), ours write ids: match the id, ``<id>-agent``, or the title's slug."""
+        if not owner:
+            return None
+        key = owner.strip().lower()
+        for agent in self.agents.values():
+            slug = re.sub(r"[^a-z0-9]+", "-", agent.title.lower()).strip("-")
+            if key in (agent.id, f"{agent.id}-agent", slug):
+                return agent.id
+        return None
+
     def template_for(self, artifact: str) -> BmadTemplate | None:
         """The template whose output file is ``artifact`` (``prd.md`` → prd-tmpl)."""
         return next((t for t in self.templates.values() if t.artifact == artifact), None)

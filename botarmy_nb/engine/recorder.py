@@ -33,14 +33,14 @@ class RunRecorder:
         self._pending: list[Event] = []
         self._last_flush = time.monotonic()
 
-    def emit(self, event: Event, *, publish: bool = True) -> Event:
+    def emit(self, event: Event, *, publish: bool = True, autoflush: bool = True) -> Event:
         """Number the event, hand it to live viewers and queue it for the next batch."""
         self.seq += 1
         event.seq = self.seq
         self._pending.append(event)
         if publish:
             self.publish(event)
-        if (
+        if autoflush and (
             len(self._pending) >= self.batch_size
             or time.monotonic() - self._last_flush >= self.flush_interval_s
         ):
@@ -55,6 +55,9 @@ class RunRecorder:
     ) -> None:
         """Write what is pending (plus run fields and a checkpoint) in one transaction."""
         if self._pending or run_update or checkpoint:
-            batch, self._pending = self._pending, []
+            batch = list(self._pending)
+            # a failed write keeps its events queued: the next flush retries them (writes
+            # are idempotent on (run_id, seq)), so a transient error loses nothing
             self.store.append_events(batch, run_update=run_update, checkpoint=checkpoint)
+            del self._pending[: len(batch)]
         self._last_flush = time.monotonic()

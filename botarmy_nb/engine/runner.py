@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,11 @@ async def execute_run(
     control = control or RunControl()
     control.loop = asyncio.get_running_loop()
     artifacts_dir = artifacts_dir or get_settings().artifacts_dir
-    record = store.get_run(run_id)
+    try:
+        record = store.get_run(run_id)
+    except BotArmyError as exc:  # cannot even read the run: close the live view, report it
+        publish(StatusEvent(run_id=run_id, status="failed", reason=str(exc)))
+        raise
     recorder = RunRecorder(store, run_id, publish, start_seq=record.last_seq)
     structlog.contextvars.bind_contextvars(run_id=run_id)
     messages: list[MessageEvent] = []
@@ -135,27 +140,28 @@ async def execute_run(
             built.external.set()
         labels = {name: str(spec) for name, spec in built.models.items()}
         last_checkpoint = time.monotonic()
-        async for item in built.team.run_stream(
-            task=request.task, cancellation_token=control.token
-        ):
-            if isinstance(item, TaskResult):
-                reason = item.stop_reason
-                continue
-            if isinstance(item, ModelClientStreamingChunkEvent):  # live only, not stored
-                publish(ChunkEvent(run_id=run_id, agent=item.source, content=item.content))
-                continue
-            event = normalize(item, run_id=run_id, models=labels)
-            if event is None:
-                continue
-            recorder.emit(event)
-            if isinstance(event, MessageEvent):
-                messages.append(event)
-                if time.monotonic() - last_checkpoint >= request.checkpoint_interval_s:
-                    # at a message boundary, at most once per interval (AutoGen's state
-                    # of a running team is only as consistent as the boundary it is taken at)
-                    last_checkpoint = time.monotonic()
-                    state = dict(await built.team.save_state())
-                    recorder.flush(checkpoint=(recorder.seq, state))
+        stream = built.team.run_stream(task=request.task, cancellation_token=control.token)
+        # aclosing: if anything below raises, the team's stream is closed, not abandoned
+        async with contextlib.aclosing(stream):
+            async for item in stream:
+                if isinstance(item, TaskResult):
+                    reason = item.stop_reason
+                    continue
+                if isinstance(item, ModelClientStreamingChunkEvent):  # live only, not stored
+                    publish(ChunkEvent(run_id=run_id, agent=item.source, content=item.content))
+                    continue
+                event = normalize(item, run_id=run_id, models=labels)
+                if event is None:
+                    continue
+                recorder.emit(event)
+                if isinstance(event, MessageEvent):
+                    messages.append(event)
+                    if time.monotonic() - last_checkpoint >= request.checkpoint_interval_s:
+                        # at a message boundary, at most once per interval (AutoGen's state
+                        # of a running team is only as consistent as the boundary it is taken at)
+                        last_checkpoint = time.monotonic()
+                        state = dict(await built.team.save_state())
+                        recorder.flush(checkpoint=(recorder.seq, state))
         if control.cancel_requested:
             status = "cancelled"
         for artifact in _artifacts(request, messages, run_id, artifacts_dir):
@@ -165,18 +171,24 @@ async def execute_run(
     except asyncio.CancelledError:
         status, reason = "cancelled", "cancelled by the user"
     except BotArmyError as exc:
-        status, error = "failed", str(exc)
+        status, error = "failed", redact(str(exc))
     except Exception as exc:  # a run failure must end the run cleanly, never kill the loop
         status, error = "failed", _reason(exc)
         log.info("run failed", error=error, exc_info=True)
     finally:
+        if status != "completed":
+            control.token.cancel()  # nothing of the team may outlive the run
         if error:
             reason = error
-            recorder.emit(ErrorEvent(run_id=run_id, error_type="RunError", message=error))
+            recorder.emit(
+                ErrorEvent(run_id=run_id, error_type="RunError", message=error), autoflush=False
+            )
         if status == "cancelled" and not reason:
             reason = "cancelled by the user"
         final = recorder.emit(
-            StatusEvent(run_id=run_id, status=status, reason=reason), publish=False
+            StatusEvent(run_id=run_id, status=status, reason=reason),
+            publish=False,
+            autoflush=False,
         )
         checkpoint = None
         if built is not None and status == "completed":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 
 from botarmy_nb.events import TERMINAL_STATUSES, Event, StatusEvent
@@ -32,8 +31,8 @@ class LocalEventBus:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._history: dict[str, list[Event]] = defaultdict(list)
-        self._subs: dict[str, list[Subscription]] = defaultdict(list)
+        self._history: dict[str, list[Event]] = {}
+        self._subs: dict[str, list[Subscription]] = {}
 
     def open(self, run_id: str) -> None:
         with self._lock:
@@ -45,7 +44,10 @@ class LocalEventBus:
 
     def publish(self, event: Event) -> None:
         with self._lock:
-            self._history[event.run_id].append(event)
+            history = self._history.get(event.run_id)
+            if history is None:  # not open, or already ended: late events go nowhere
+                return
+            history.append(event)
             subs = list(self._subs.get(event.run_id, ()))
             if isinstance(event, StatusEvent) and event.status in TERMINAL_STATUSES:
                 self._history.pop(event.run_id, None)
@@ -53,16 +55,18 @@ class LocalEventBus:
             for sub in subs:
                 self._deliver(sub, event)
 
-    def subscribe(self, run_id: str, callback: Callback, *, after_seq: int = 0) -> Subscription:
-        """Subscribe to a run; returns a closed-over no-op subscription if the run is not active."""
+    def subscribe(
+        self, run_id: str, callback: Callback, *, after_seq: int = 0
+    ) -> Subscription | None:
+        """Subscribe to an active run (None if it is not active: read the store instead)."""
         sub = Subscription(self, run_id, callback)
-        with self._lock:
+        with self._lock:  # checked under the lock that publishes the end: no lost race
             if run_id not in self._history:
-                return sub
+                return None
             for event in self._history[run_id]:
                 if event.seq > after_seq:
                     self._deliver(sub, event)
-            self._subs[run_id].append(sub)
+            self._subs.setdefault(run_id, []).append(sub)
         return sub
 
     def _unsubscribe(self, sub: Subscription) -> None:

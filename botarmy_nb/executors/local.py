@@ -36,6 +36,7 @@ class LocalExecutor:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
+        self._ended: dict[str, concurrent.futures.Future[str]] = {}
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -75,12 +76,17 @@ class LocalExecutor:
 
     def _forget(self, run_id: str) -> None:
         with self._lock:
-            self._active.pop(run_id, None)
+            active = self._active.pop(run_id, None)
+            if active is not None:  # keep how it ended, so wait() can still report it
+                self._ended[run_id] = active.future
+                while len(self._ended) > 1000:
+                    self._ended.pop(next(iter(self._ended)))
 
     def future(self, run_id: str) -> concurrent.futures.Future[str] | None:
+        """The run's future while it runs in this process, and after it ended here."""
         with self._lock:
             active = self._active.get(run_id)
-            return active.future if active else None
+            return active.future if active else self._ended.get(run_id)
 
     def cancel(self, run_id: str, *, grace_s: float = 5.0) -> bool:
         """Stop gracefully (after the current message); hard-stop after ``grace_s``."""

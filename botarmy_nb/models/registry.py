@@ -58,6 +58,7 @@ class Provider:
     factory: Callable[[ModelSpec, AgentContext], ChatCompletionClient]
     default_model: str = ""
     key_variable: str | None = None
+    optional_key_variable: str | None = None  # used when set (e.g. a local server's key)
     extra: str | None = None  # the pip extra that brings the provider's package
     module: str | None = None  # imported to check that the package is installed
     needs_base_url: bool = False
@@ -131,7 +132,8 @@ def create_client(spec: ModelSpec, context: AgentContext) -> ChatCompletionClien
 def _key(provider: str) -> str:
     from botarmy_nb.settings import provider_key
 
-    variable = known_providers()[provider].key_variable
+    spec = known_providers()[provider]
+    variable = spec.key_variable or spec.optional_key_variable
     return (provider_key(variable) if variable else None) or "not-needed"
 
 
@@ -235,6 +237,7 @@ def _load_builtin() -> None:
         Provider(
             "openai-compatible",
             _openai_like,
+            optional_key_variable="OPENAI_COMPATIBLE_API_KEY",
             extra="openai",
             module="autogen_ext.models.openai",
             needs_base_url=True,

@@ -43,7 +43,13 @@ def parse_model_spec(text: str, *, option: str = "model") -> ModelSpec:
     model = match["model"] or known[provider].default_model
     if not model:
         raise ModelSpecError(f"{option} {text!r}: provider '{provider}' needs a model name")
-    return ModelSpec(provider=provider, model=model, base_url=match["url"])
+    url = match["url"]
+    if url and re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*@", url, re.I):
+        raise ModelSpecError(
+            f"{option}: the base URL carries credentials; put the key in the provider's "
+            "variable instead (URLs are stored with the run and shown in notebooks)"
+        )
+    return ModelSpec(provider=provider, model=model, base_url=url)
 
 
 def parse_model_chain(text: str, *, option: str = "model") -> list[ModelSpec]:

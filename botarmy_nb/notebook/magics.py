@@ -208,6 +208,8 @@ class BotArmyMagics(Magics):
             raise UsageError(f"unknown command '{command}'\n{self._help_text()}")
         try:
             return handler(args)
+        except _HelpShown:
+            return None
         except BotArmyError as exc:
             raise UsageError(str(exc)) from None
 
@@ -234,7 +236,7 @@ class BotArmyMagics(Magics):
     def _cmd_runs(self, args: list[str]) -> Any:
         from botarmy_nb import api
 
-        parser = _Parser(prog="%botarmy runs", usage="%botarmy runs [--status S] [--limit N]")
+        parser = _Parser(prog="%botarmy runs", usage="%%botarmy runs [--status S] [--limit N]")
         parser.add_argument("--status")
         parser.add_argument("--limit", type=_positive, default=20)
         options = parser.parse_args(args)
@@ -335,10 +337,9 @@ class BotArmyMagics(Magics):
         if workflow.flow_diagram:
             from IPython.display import Markdown
 
-            diagram = workflow.flow_diagram.strip()
-            if not diagram.startswith("```"):
-                diagram = f"```mermaid\n{diagram}\n```"
-            display(Markdown(diagram))  # JupyterLab 4.1+ renders mermaid blocks
+            from botarmy_nb.render import mermaid_markdown
+
+            display(Markdown(mermaid_markdown(workflow.flow_diagram)))
         return None
 
     def _cmd_templates(self, args: list[str]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,6 +69,13 @@ class ArtifactSpec(_Strict):
     name: str
     agent: str | None = None  # None: the run's final message
     format: str = "markdown"
+
+    @field_validator("name")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[\w][\w.\- ]*", value) or ".." in value:
+            raise ValueError(f"artifact name {value!r} must be a plain file name (no folders)")
+        return value
 
 
 class TeamSpec(_Strict):
