@@ -23,6 +23,7 @@ __all__ = [
     "load_ipython_extension",
     "messages",
     "model_calls",
+    "resume",
     "run",
     "runs",
     "unload_ipython_extension",
@@ -33,6 +34,7 @@ _LAZY = {
     "arun": "botarmy_nb.api",
     "runs": "botarmy_nb.api",
     "messages": "botarmy_nb.api",
+    "resume": "botarmy_nb.api",
     "model_calls": "botarmy_nb.api",
     "artifacts": "botarmy_nb.api",
     "get_run": "botarmy_nb.api",
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
         last_run,
         messages,
         model_calls,
+        resume,
         run,
         runs,
     )

@@ -21,6 +21,7 @@ __all__ = [
     "last_run",
     "messages",
     "model_calls",
+    "resume",
     "run",
     "runs",
     "substitute",
@@ -82,8 +83,8 @@ def run(
     from botarmy_nb.specs.catalog import find_team
     from botarmy_nb.store.records import NewRun
 
-    if workflow or template:
-        raise ConfigError("workflows and templates arrive with the BMAD core; use --team for now")
+    if sum(x is not None for x in (team, workflow, template)) > 1:
+        raise ConfigError("give one of --team, --workflow or --template")
     executor = executor or "local"
     if executor not in EXECUTORS:
         raise ConfigError(f"executor {executor!r} is unknown; choose one of {', '.join(EXECUTORS)}")
@@ -94,41 +95,42 @@ def run(
     if max_turns is not None and max_turns < 1:
         raise ConfigError(f"max_turns must be at least 1, not {max_turns}")
     variables = {str(k): str(v) for k, v in (variables or {}).items()}
-    spec = find_team(team)
     if record and replay:
         raise ConfigError(
             "--record and --replay exclude each other: replay a cassette, or record a new one"
         )
     default_model = model or get_settings().default_model
     parse_model_chain(default_model, option="--model")
-    if replay:  # every agent (and a selector) answers from the cassette
-        replay_spec = f"replay:{Path(replay).expanduser().resolve()}"
-        default_model = replay_spec
-        agent_models = {name: replay_spec for name in [*spec.agent_names, "selector"]}
-    overrides = dict(agent_models or {})
-    unknown = sorted(set(overrides) - set(spec.agent_names) - {"selector"})
-    if unknown:
-        from botarmy_nb.errors import did_you_mean
-
-        raise ConfigError(
-            f"--model names unknown agent '{unknown[0]}'"
-            + did_you_mean(unknown[0], spec.agent_names)
+    if workflow or template:
+        request, label = _bmad_request(
+            task, workflow, template, default_model, dict(agent_models or {}), variables, replay
         )
-    resolve_agent_models(spec, default_model, overrides, check=True)  # usable before start
-    task = substitute(task, variables, where="the task")
-    for agent in spec.agents:
-        agent.system_message = substitute(
-            agent.system_message, variables, where=f"agent '{agent.name}' instructions"
+        team_name = None
+    else:
+        spec = find_team(team)
+        if replay:  # every agent (and a selector) answers from the cassette
+            replay_spec = f"replay:{Path(replay).expanduser().resolve()}"
+            default_model = replay_spec
+            agent_models = {name: replay_spec for name in [*spec.agent_names, "selector"]}
+        overrides = dict(agent_models or {})
+        _known_agents(overrides, [*spec.agent_names, "selector"])
+        resolve_agent_models(spec, default_model, overrides, check=True)  # usable now
+        task = substitute(task, variables, where="the task")
+        for agent in spec.agents:
+            agent.system_message = substitute(
+                agent.system_message, variables, where=f"agent '{agent.name}' instructions"
+            )
+        request = RunRequest(
+            task=task,
+            team=spec,
+            default_model=default_model,
+            agent_models=overrides,
+            variables=variables,
+            max_turns=max_turns,
         )
-    request = RunRequest(
-        record_path=str(Path(record).expanduser().resolve()) if record else None,
-        task=task,
-        team=spec,
-        default_model=default_model,
-        agent_models=overrides,
-        variables=variables,
-        max_turns=max_turns,
-    )
+        label, team_name = spec.name, spec.name
+    if record:
+        request.record_path = str(Path(record).expanduser().resolve())
     store = _store()
     run_id = uuid.uuid4().hex
     started = store.started_fields(run_id)  # the local executor starts it right away
@@ -138,11 +140,13 @@ def run(
             started_at=started["started_at"],
             worker=started["worker"],
             id=run_id,
-            name=name or spec.name,
-            task=task,
-            model=default_model,
+            name=name or label,
+            task=request.task,
+            model=request.default_model,
             executor=executor,
-            team=spec.name,
+            team=team_name,
+            workflow=request.workflow,
+            template=request.template,
             spec=request.to_json(),
             variables=variables,
         )
@@ -151,6 +155,101 @@ def run(
     local.submit(run_id, store)
     _last_run = Run(run_id, store, local)
     return _last_run
+
+
+def _known_agents(overrides: Mapping[str, str], names: list[str]) -> None:
+    from botarmy_nb.errors import did_you_mean
+
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"--model names unknown agent '{unknown[0]}'"
+            + did_you_mean(unknown[0], [n for n in names if n != "selector"])
+        )
+
+
+def _bmad_request(
+    task: str,
+    workflow: str | None,
+    template: str | None,
+    default_model: str,
+    overrides: dict[str, str],
+    variables: dict[str, str],
+    replay: str | Path | None,
+) -> tuple[Any, str]:
+    """Validate a workflow/template run before it starts: names, inputs, models."""
+    from botarmy_nb.bmad.document import missing_inputs
+    from botarmy_nb.bmad.loader import load_bmad
+    from botarmy_nb.engine.request import RunRequest
+    from botarmy_nb.engine.workflow import REPEAT_VARIABLES
+    from botarmy_nb.errors import NotFoundError, did_you_mean
+    from botarmy_nb.models.registry import check_provider
+    from botarmy_nb.models.spec import parse_model_chain
+
+    core = load_bmad()
+    if workflow is not None:
+        key = Path(workflow).stem
+        if key not in core.workflows:
+            raise NotFoundError(
+                f"unknown workflow '{workflow}'" + did_you_mean(key, core.workflows)
+            )
+        flow = core.workflows[key]
+        templates = [
+            t
+            for t in (
+                (core.template(s.uses) if s.uses else None)
+                or (core.template_for(s.creates) if s.creates else None)
+                for s in flow.steps
+            )
+            if t
+        ]
+        agents = sorted(
+            {a for s in flow.steps for a in s.agents} | {"po", "pm", "analyst"} & set(core.agents)
+        )
+        provided = set(variables) | set(REPEAT_VARIABLES)
+        label, what = key, f"workflow '{key}'"
+    else:
+        found = core.template(str(template))
+        if found is None:
+            raise NotFoundError(
+                f"unknown template '{template}'" + did_you_mean(str(template), core.templates)
+            )
+        templates, key = [found], found.file_stem
+        agents = sorted(
+            {
+                core.agent_for_owner(s.owner)
+                for top in found.sections
+                for s in top.walk()
+                if core.agent_for_owner(s.owner)
+            }
+            | ({"pm", "analyst"} & set(core.agents))
+        )  # type: ignore[arg-type]
+        provided = set(variables)
+        label, what = key, f"template '{key}'"
+    missing = sorted({name for t in templates for name in missing_inputs(t, {})} - provided)
+    if missing:
+        raise ConfigError(
+            f"{what} needs values for: {', '.join(missing)} (give them with --var NAME=VALUE)"
+        )
+    if replay:
+        default_model = f"replay:{Path(replay).expanduser().resolve()}"
+        overrides = {}
+    _known_agents(overrides, list(core.agents))
+    for agent in agents:
+        for spec in parse_model_chain(
+            overrides.get(agent) or default_model, option=f"model of agent '{agent}'"
+        ):
+            check_provider(spec)
+    request = RunRequest(
+        task=task.strip() or label,
+        workflow=key if workflow else None,
+        template=key if template else None,
+        bmad_roots=core.roots,
+        default_model=default_model,
+        agent_models=overrides,
+        variables=variables,
+    )
+    return request, label
 
 
 async def arun(task: str, **kwargs: Any) -> Run:
@@ -162,6 +261,28 @@ async def arun(task: str, **kwargs: Any) -> Run:
     if future is not None:
         await asyncio.wrap_future(future)
     return handle
+
+
+def resume(ref: str) -> Run:
+    """Resume a workflow run that crashed or failed, at the first step it did not finish.
+
+    The steps it finished stay done (their documents come from the run's checkpoint).
+    """
+    global _last_run
+    store = _store()
+    record = store.get_run(ref)
+    if record.status == "completed":
+        raise ConfigError(f"run {record.short_id} already completed")
+    if not record.spec.get("workflow"):
+        raise ConfigError("only workflow runs resume at a step (team runs start over)")
+    local = _executor()
+    future = local.future(record.id)
+    if future is not None and not future.done():
+        raise ConfigError(f"run {record.short_id} is still running in this kernel")
+    store.update_run(record.id, status="queued", finished_at=None, error=None, stop_reason=None)
+    local.submit(record.id, store)
+    _last_run = Run(record.id, store, local)
+    return _last_run
 
 
 def last_run() -> Run:

@@ -19,6 +19,7 @@ __all__ = [
     "ModelCallEvent",
     "RunStatus",
     "StatusEvent",
+    "StepEvent",
     "ToolCallEvent",
     "parse_event",
     "utcnow",
@@ -52,6 +53,17 @@ class MessageEvent(_EventBase):
     kind: str = "text"  # text | thought | handoff | tool_summary | stop | task
     content: str
     model: str | None = None
+
+
+class StepEvent(_EventBase):
+    """A workflow step boundary: started, finished or skipped (with why)."""
+
+    type: Literal["step"] = "step"
+    step: int  # 1-based position in the workflow's sequence
+    label: str
+    phase: Literal["started", "finished", "skipped"]
+    artifact: str | None = None
+    reason: str | None = None
 
 
 class ChunkEvent(_EventBase):
@@ -111,7 +123,8 @@ class ErrorEvent(_EventBase):
 
 
 Event = Annotated[
-    ChunkEvent
+    StepEvent
+    | ChunkEvent
     | StatusEvent
     | MessageEvent
     | ModelCallEvent
@@ -135,6 +148,7 @@ KIND_FIELDS = {
     "model_call": "status",
     "tool_call": "phase",
     "error": "error_type",
+    "step": "phase",
     "artifact": "format",
 }
 

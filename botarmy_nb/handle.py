@@ -136,6 +136,32 @@ class Run:
         return found[name]
 
     @property
+    def steps(self) -> pd.DataFrame:
+        """Workflow step boundaries (started / finished / skipped), in order."""
+        import pandas as pd
+
+        rows = [
+            {
+                "seq": e.seq,
+                "created_at": e.created_at,
+                "step": e.step,
+                "label": e.label,
+                "phase": e.phase,
+                "agent": e.agent,
+                "artifact": e.artifact,
+                "reason": e.reason,
+            }
+            for e in self.events
+            if e.type == "step"
+        ]
+        frame = pd.DataFrame(
+            rows,
+            columns=["seq", "created_at", "step", "label", "phase", "agent", "artifact", "reason"],
+        )
+        frame["phase"] = frame["phase"].astype("category")
+        return frame
+
+    @property
     def usage(self) -> dict[str, Any]:
         """Token, call and cost totals (cost NaN when a price is unknown)."""
         calls = self.model_calls

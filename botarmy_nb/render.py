@@ -30,6 +30,14 @@ def _label(model: str | None) -> str:
     return model or "?"
 
 
+def _what(record: RunRecord) -> str:
+    if record.workflow:
+        return f"workflow {record.workflow}"
+    if record.template:
+        return f"template {record.template}"
+    return f"team {record.team or '-'}"
+
+
 def summary(record: RunRecord, events: Iterable[Event]) -> dict[str, Any]:
     """The facts a run summary shows, computed from its events."""
     per_agent: Counter[str] = Counter()
@@ -63,7 +71,7 @@ def summary_text(facts: dict[str, Any]) -> str:
     duration = f"{r.duration_s:.2f} s" if r.duration_s is not None else "-"
     lines = [
         f"botarmy run {r.name} · {r.status} · id {r.short_id}",
-        f"team {r.team or '-'} · model {', '.join(_label(m) for m in facts['models'])}",
+        f"{_what(r)} · model {', '.join(_label(m) for m in facts['models'])}",
         f"messages {sum(facts['per_agent'].values())} · model calls {facts['calls']} · "
         f"tokens {facts['prompt'] + facts['completion']} (prompt {facts['prompt']}, "
         f"completion {facts['completion']}) · {duration}",
@@ -100,7 +108,7 @@ def summary_html(facts: dict[str, Any]) -> str:
         "<div class='botarmy-summary'>"
         f"<b>botarmy run {esc(r.name)}</b> · <span style='color:{color}'>{esc(r.status)}</span>"
         f" · <code>{esc(r.short_id)}</code><br>"
-        f"team {esc(r.team or '-')} · model "
+        f"{esc(_what(r))} · model "
         f"{esc(', '.join(_label(m) for m in facts['models']))}<br>"
         f"tokens {facts['prompt'] + facts['completion']} (prompt {facts['prompt']}, "
         f"completion {facts['completion']}) · model calls {facts['calls']} · {duration}"

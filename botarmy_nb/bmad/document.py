@@ -15,7 +15,7 @@ from botarmy_nb.bmad.conditions import parse_condition
 from botarmy_nb.bmad.models import VARIABLE, BmadTemplate, TemplateSection
 from botarmy_nb.errors import ConfigError
 
-__all__ = ["fill", "missing_inputs", "render_document", "render_section_body"]
+__all__ = ["fill", "missing_inputs", "render_document", "render_section_body", "section_included"]
 
 _LIST_MARK = re.compile(r"^\s*(?:- \[[ xX]\]|[-*+]|\d+[.)])\s+")  # checklist first
 
@@ -73,7 +73,7 @@ def render_section_body(section: TemplateSection, text: str) -> str:
     return text.strip()  # paragraphs, template-text and anything else
 
 
-def _included(
+def section_included(
     section: TemplateSection,
     variables: Mapping[str, Any],
     artifacts: Collection[str],
@@ -96,7 +96,7 @@ def _render(
     decisions: Mapping[str, bool],
     key: str,
 ) -> list[str]:
-    if not _included(section, variables, artifacts, decisions):
+    if not section_included(section, variables, artifacts, decisions):
         return []
     if section.repeatable:
         items = variables.get(section.id) or drafts.get(f"{key}[]") or [{}]

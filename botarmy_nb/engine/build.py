@@ -18,7 +18,7 @@ from autogen_agentchat.teams import (
 from botarmy_nb.engine.termination import RunTermination
 from botarmy_nb.events import ModelCallEvent
 from botarmy_nb.models.cassette import CassetteRecorder
-from botarmy_nb.models.prices import price_table
+from botarmy_nb.models.prices import PriceTable, price_table
 from botarmy_nb.models.registry import AgentContext, check_provider, create_client, known_providers
 from botarmy_nb.models.resilient import ResilientClient, RetryPolicy
 from botarmy_nb.models.spec import ModelSpec, parse_model_chain
@@ -60,6 +60,29 @@ def resolve_agent_models(
     return chains
 
 
+def make_client(
+    context: AgentContext,
+    chain: list[ModelSpec],
+    *,
+    run_id: str,
+    emit: Callable[[ModelCallEvent], None],
+    policy: RetryPolicy | None = None,
+    prices: PriceTable | None = None,
+    recorder: CassetteRecorder | None = None,
+) -> ResilientClient:
+    """One agent's model: its chain of provider clients behind retries and metering."""
+    pairs = [(model, create_client(model, context)) for model in chain]
+    return ResilientClient(
+        pairs,
+        run_id=run_id,
+        agent=context.agent,
+        emit=emit,
+        policy=policy or RetryPolicy.from_settings(),
+        prices=prices or price_table(),
+        recorder=recorder,
+    )
+
+
 def build_team(
     spec: TeamSpec,
     *,
@@ -86,11 +109,10 @@ def build_team(
             ends_conversation=name == closing,
             participants=tuple(spec.agent_names),
         )
-        chain = [(model, create_client(model, context)) for model in chains[name]]
-        return ResilientClient(
-            chain,
+        return make_client(
+            context,
+            chains[name],
             run_id=run_id,
-            agent=name,
             emit=emit,
             policy=policy,
             prices=prices,

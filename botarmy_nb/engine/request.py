@@ -11,7 +11,10 @@ __all__ = ["RunRequest"]
 
 class RunRequest(BaseModel):
     task: str
-    team: TeamSpec
+    team: TeamSpec | None = None  # a team run; or one of:
+    workflow: str | None = None  # a BMAD-compatible workflow id
+    template: str | None = None  # a BMAD-compatible template (one document)
+    bmad_roots: list[str] | None = None  # the core folders, in search order
     default_model: str
     agent_models: dict[str, str] = Field(default_factory=dict)
     variables: dict[str, str] = Field(default_factory=dict)

@@ -18,6 +18,7 @@ from botarmy_nb.engine.normalize import normalize
 from botarmy_nb.engine.recorder import Publish, RunRecorder
 from botarmy_nb.engine.request import RunRequest
 from botarmy_nb.engine.termination import RunTermination
+from botarmy_nb.engine.workflow import run_bmad
 from botarmy_nb.errors import BotArmyError
 from botarmy_nb.events import (
     ArtifactEvent,
@@ -86,6 +87,10 @@ def _artifacts(
     return out
 
 
+class _Done(Exception):
+    """A BMAD run ended: skip the team part and go to the common ending."""
+
+
 def _reason(exc: BaseException) -> str:
     """One readable line for a failed run. AutoGen re-raises an agent's error as a
     RuntimeError whose text ends in the formatted traceback: keep the part before it."""
@@ -125,6 +130,19 @@ async def execute_run(
         recorder.emit(StatusEvent(run_id=run_id, status="running"))
         if record.status == "queued":  # a queued run becomes visibly running at once
             recorder.flush(run_update=store.started_fields(run_id))
+        if request.team is None:  # a BMAD-compatible workflow or template
+            reason = await run_bmad(
+                run_id,
+                request,
+                store=store,
+                recorder=recorder,
+                publish=publish,
+                control=control,
+                artifacts_dir=artifacts_dir,
+            )
+            if control.cancel_requested:
+                status = "cancelled"
+            raise _Done
         chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
         cassette = CassetteRecorder(Path(request.record_path)) if request.record_path else None
         built = build_team(
@@ -168,6 +186,8 @@ async def execute_run(
             recorder.emit(artifact)
         if cassette is not None and status == "completed":
             cassette.save()  # a complete run only: a partial cassette would not replay
+    except _Done:
+        pass
     except asyncio.CancelledError:
         status, reason = "cancelled", "cancelled by the user"
     except BotArmyError as exc:

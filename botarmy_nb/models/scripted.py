@@ -104,6 +104,9 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
     ) -> tuple[str | list[FunctionCall], str | None]:
         self._calls += 1
         prompt = _text_of(messages[-1]) if messages else ""
+        structured = _protocol_reply(prompt, self._ctx)
+        if structured is not None:  # the BMAD workflow engine's section/decision prompts
+            return structured, None
         selector = _SELECTOR.search(prompt)
         if selector:
             names = re.findall(r"'([^']+)'|\"([^\"]+)\"", selector.group(1))
@@ -246,6 +249,38 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
             structured_output=False,
             multiple_system_messages=True,
         )
+
+
+_SECTION = re.compile(r"^Section: (?P<title>.*)$.*?^Section type: (?P<type>[\w-]+)", re.M | re.S)
+_CHOICE = re.compile(r"^Options: (?P<options>.+)$", re.M)
+_COLUMNS = re.compile(r"^Columns: (?P<columns>.+)$", re.M)
+
+
+def _protocol_reply(prompt: str, ctx: AgentContext) -> str | None:
+    """Answers to the workflow engine's prompts, shaped by what each prompt asks for."""
+    if "Answer with yes or no." in prompt:
+        return "yes"
+    choice = _CHOICE.search(prompt)
+    if choice and "Answer with the option name only." in prompt:
+        return choice["options"].split(",")[0].strip()
+    section = _SECTION.search(prompt)
+    if section is None:
+        return None
+    title, kind = section["title"].strip(), section["type"]
+    who = f"{ctx.agent} ({ctx.role or ctx.agent}) [{LABEL} model]"
+    if kind in ("bullet-list", "checklist"):
+        return "\n".join(f"- {title}: point {i} from {who}" for i in (1, 2, 3))
+    if kind == "numbered-list":
+        return "\n".join(f"{i}. {title} item {i}" for i in (1, 2, 3))
+    if kind == "table":
+        columns = _COLUMNS.search(prompt)
+        names = [c.strip() for c in columns["columns"].split(",")] if columns else ["Item"]
+        return "\n".join(" | ".join(f"{c} {row}" for c in names) for row in (1, 2))
+    if kind == "code":
+        return f"# {title}\nexample: true  # drafted by {who}"
+    if kind == "mermaid":
+        return "flowchart LR\n  A[Start] --> B[" + title.replace("]", "") + "]"
+    return f"{title}, drafted by {who}: concise, specific and ready for review."
 
 
 def _tool_name(tool: Tool | ToolSchema) -> str:

@@ -14,7 +14,8 @@ from IPython.display import display
 __all__ = ["BotArmyMagics", "build_cell_parser"]
 
 CELL_USAGE = (
-    "%%botarmy [--team NAME|PATH] [--model SPEC|AGENT=SPEC]... [--var KEY=VALUE]... "
+    "%%botarmy [--team NAME|PATH | --workflow NAME | --template NAME] "
+    "[--model SPEC|AGENT=SPEC]... [--var KEY=VALUE]... "
     "[--max-turns N] [--name NAME] [--executor local|celery] [--wait] [--interpolate] "
     "[--record FILE | --replay FILE]"
 )
@@ -73,6 +74,10 @@ def build_cell_parser() -> _Parser:
         description="Run an agent team on the cell body as the task.",
     )
     parser.add_argument("--team", help="team name or YAML path (default: writers-room)")
+    parser.add_argument(
+        "--workflow", help="run a BMAD-compatible workflow (see %%botarmy workflows)"
+    )
+    parser.add_argument("--template", help="draft one BMAD-compatible template's document")
     parser.add_argument(
         "--model",
         action="append",
@@ -176,6 +181,8 @@ class BotArmyMagics(Magics):
         handle = api.run(
             task,
             team=options.team,
+            workflow=options.workflow,
+            template=options.template,
             model=model,
             agent_models=agent_models,
             variables=dict(options.var),

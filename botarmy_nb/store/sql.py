@@ -25,6 +25,8 @@ from botarmy_nb.events import (
     KIND_FIELDS,
     ArtifactEvent,
     Event,
+    HitlRequestEvent,
+    HitlResponseEvent,
     ModelCallEvent,
     parse_event,
     utcnow,
@@ -36,6 +38,7 @@ from botarmy_nb.store.schema import (
     ArtifactRow,
     CheckpointRow,
     EventRow,
+    HitlRequestRow,
     ModelCallRow,
     RunRow,
 )
@@ -291,6 +294,29 @@ class SqlRunStore:
                 self._copy_events(conn, event_rows)
             elif event_rows:
                 conn.execute(self._insert(EventRow).on_conflict_do_nothing(), event_rows)
+            for e in events:
+                if isinstance(e, HitlRequestEvent):
+                    conn.execute(
+                        self._insert(HitlRequestRow).on_conflict_do_nothing(),
+                        [
+                            {
+                                "id": e.request_id,
+                                "run_id": e.run_id,
+                                "seq": e.seq,
+                                "agent": e.agent,
+                                "prompt": e.prompt,
+                                "options": {"options": e.options},
+                                "status": "pending",
+                                "created_at": e.created_at,
+                            }
+                        ],
+                    )
+                elif isinstance(e, HitlResponseEvent):
+                    conn.execute(
+                        update(HitlRequestRow)
+                        .where(HitlRequestRow.id == e.request_id)
+                        .values(response=e.response, status="answered", answered_at=e.created_at)
+                    )
             for table, rows in ((ModelCallRow, calls), (ArtifactRow, artifacts)):
                 if rows:
                     conn.execute(self._insert(table).on_conflict_do_nothing(), rows)

@@ -1,0 +1,157 @@
+"""BMAD-compatible workflows and templates executed for real on the scripted model."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from IPython.core.error import UsageError
+
+import botarmy_nb as ba
+from botarmy_nb.errors import ConfigError, NotFoundError
+
+VARS = {"project_name": "OfflineWiki", "has_ui": "true"}
+
+
+def _artifact_names(run: ba.Run) -> list[str]:
+    return list(run.artifacts["name"])
+
+
+def test_greenfield_workflow_produces_every_artifact_in_order(botarmy_home) -> None:  # type: ignore[no-untyped-def]
+    run = ba.run(
+        "A team wiki that works offline", workflow="greenfield-fullstack", variables=VARS
+    ).wait(120)
+    assert run.status == "completed", run.record.error
+    core = ba.load_bmad()
+    declared = core.workflows["greenfield-fullstack"].artifacts
+    made = _artifact_names(run)
+    for name in declared:  # repeated steps make story-1.md, story-2.md …
+        stem = name.removesuffix(".md")
+        assert name in made or f"{stem}-1.md" in made, name
+    order = [
+        next(i for i, m in enumerate(made) if m.startswith(n.removesuffix(".md"))) for n in declared
+    ]
+    assert order == sorted(order)
+    prd = run.artifact("prd.md")
+    assert prd.content.startswith("# OfflineWiki") and prd.agent == "pm"
+    assert (botarmy_home / "artifacts" / run.id / "prd.md").read_text() == prd.content
+    # context is passed explicitly: the PM's prompts carry the brief, and it is recorded
+    prompts = run.messages.query("type == 'prompt'")["content"]
+    brief = run.artifact("project-brief.md").content
+    assert any("--- project-brief.md ---" in p and brief[:200] in p for p in prompts)
+    steps = run.steps
+    finished = steps.query("phase == 'finished'")
+    assert list(finished["step"]) == sorted(finished["step"])
+    assert steps.query("phase == 'skipped'")["reason"].str.startswith("optional").all()
+
+
+def test_conditions_skip_steps_and_are_recorded(botarmy_home) -> None:  # type: ignore[no-untyped-def]
+    run = ba.run(
+        "A CLI tool", workflow="greenfield-fullstack", variables={"project_name": "Tool"}
+    ).wait(120)  # has_ui not set
+    assert run.status == "completed"
+    assert "front-end-spec.md" not in _artifact_names(run)
+    skipped = run.steps.query("phase == 'skipped'")
+    assert any(r.startswith("condition not met: has_ui") for r in skipped["reason"])
+
+
+def test_a_template_alone_becomes_one_document(botarmy_home) -> None:  # type: ignore[no-untyped-def]
+    run = ba.run(
+        "Plan the sync engine", template="prd-tmpl", variables={"project_name": "Sync"}
+    ).wait(60)
+    assert run.status == "completed" and _artifact_names(run) == ["prd.md"]
+    assert run.record.template == "prd-tmpl"
+    text = run.artifact("prd.md").content
+    assert "## " in text and "| " in text and "1. " in text  # sections, a table, a list
+
+
+def test_routes_are_decided_and_recorded(botarmy_home) -> None:  # type: ignore[no-untyped-def]
+    run = ba.run(
+        "Add SSO to the existing service",
+        workflow="brownfield-service",
+        variables={"project_name": "Legacy"},
+    ).wait(120)
+    assert run.status == "completed", run.record.error
+    prompts = run.messages.query("type == 'prompt'")["content"]
+    assert any("Answer with the option name only." in p for p in prompts)
+    chosen = ba.run(
+        "Add SSO",
+        workflow="brownfield-service",
+        variables={"project_name": "Legacy", "route": "major_enhancement"},
+    )
+    chosen.wait(120)
+    assert not any(
+        "Answer with the option name only." in p
+        for p in chosen.messages.query("type == 'prompt'")["content"]
+    )
+
+
+def test_elicit_sections_record_the_default_answer(botarmy_home) -> None:  # type: ignore[no-untyped-def]
+    run = ba.run("x", template="prd-tmpl", variables={"project_name": "P"}).wait(60)
+    with sqlite3.connect(botarmy_home / "botarmy.db") as conn:
+        rows = conn.execute(
+            "SELECT status, response FROM hitl_requests WHERE run_id = ?", (run.id,)
+        ).fetchall()
+    assert rows and all(s == "answered" and "no human attached" in r for s, r in rows)
+
+
+def test_bad_input_is_caught_before_the_run(botarmy_home) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="needs values for: project_name"):
+        ba.run("x", workflow="greenfield-service")
+    with pytest.raises(NotFoundError, match="did you mean 'greenfield-service'"):
+        ba.run("x", workflow="greenfield-servce", variables=VARS)
+    with pytest.raises(NotFoundError, match="unknown template 'prd'"):
+        ba.run("x", template="prd", variables=VARS)
+    with pytest.raises(ConfigError, match="one of --team, --workflow or --template"):
+        ba.run("x", team="writers-room", workflow="greenfield-service")
+    assert ba.runs().empty
+
+
+def test_a_crashed_workflow_resumes_at_its_step(botarmy_home, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from botarmy_nb.engine import workflow as engine
+
+    real = engine.WorkflowExecution.run_step
+    crashed = {"done": False}
+
+    async def crash_once(self, step):  # type: ignore[no-untyped-def]
+        if step.index == 2 and not crashed["done"]:
+            crashed["done"] = True
+            raise RuntimeError("worker lost")
+        return await real(self, step)
+
+    monkeypatch.setattr(engine.WorkflowExecution, "run_step", crash_once)
+    run = ba.run("x", workflow="greenfield-service", variables=VARS).wait(120)
+    assert run.status == "failed" and "worker lost" in run.record.error
+    assert _artifact_names(run) == ["project-brief.md", "prd.md"]
+    resumed = ba.resume(run.id[:8]).wait(120)
+    assert resumed.status == "completed", resumed.record.error
+    started = resumed.steps.query("phase == 'started'")["step"].tolist()
+    assert started.count(1) == 1 and started.count(2) == 1  # finished steps did not rerun
+    assert "architecture.md" in _artifact_names(resumed)
+    seqs = [e.seq for e in resumed.events]
+    assert seqs == list(range(1, len(seqs) + 1))  # one gapless sequence across the resume
+    with pytest.raises(ConfigError, match="already completed"):
+        ba.resume(run.id)
+
+
+def test_workflow_magics(botarmy_home, capsys) -> None:  # type: ignore[no-untyped-def]
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.testing.globalipapp import start_ipython
+
+    start_ipython()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "botarmy_nb")
+    flows = ip.run_line_magic("botarmy", "workflows")
+    assert {"greenfield-fullstack", "greenfield-service", "brownfield-service"} <= set(
+        flows["name"]
+    )
+    templates = ip.run_line_magic("botarmy", "templates")
+    prd = templates.set_index("name").loc["prd-tmpl"]
+    assert prd["required inputs"] == "project_name" and "epic_title" in prd["variables"]
+    ip.run_line_magic("botarmy", "workflows greenfield-service")
+    run = ip.run_cell_magic(
+        "botarmy", "--workflow greenfield-service --var project_name=Wiki --wait", "A wiki"
+    )
+    assert run.status == "completed" and run.record.workflow == "greenfield-service"
+    with pytest.raises(UsageError, match="needs values for: project_name"):
+        ip.run_cell_magic("botarmy", "--template prd-tmpl", "x")
