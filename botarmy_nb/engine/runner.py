@@ -7,6 +7,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 from autogen_agentchat.base import TaskResult
@@ -87,8 +88,73 @@ def _artifacts(
     return out
 
 
-class _Done(Exception):
-    """A BMAD run ended: skip the team part and go to the common ending."""
+class _TeamRun:
+    """The team part of a run: build the AutoGen team, stream it, record what it says."""
+
+    def __init__(
+        self,
+        run_id: str,
+        request: RunRequest,
+        recorder: RunRecorder,
+        publish: Publish,
+        control: RunControl,
+    ) -> None:
+        self.run_id, self.request, self.recorder = run_id, request, recorder
+        self.publish, self.control = publish, control
+        self.built: Any = None
+
+    async def run(self, artifacts_dir: Path) -> str | None:
+        request, recorder, control, run_id = (
+            self.request,
+            self.recorder,
+            self.control,
+            self.run_id,
+        )
+        assert request.team is not None
+        chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
+        cassette = CassetteRecorder(Path(request.record_path)) if request.record_path else None
+        built = self.built = build_team(
+            request.team,
+            run_id=run_id,
+            chains=chains,
+            emit=recorder.emit,
+            max_turns=request.max_turns,
+            recorder=cassette,
+        )
+        control.external = built.external
+        if control.cancel_requested:
+            built.external.set()
+        labels = {name: str(spec) for name, spec in built.models.items()}
+        messages: list[MessageEvent] = []
+        reason: str | None = None
+        last_checkpoint = time.monotonic()
+        stream = built.team.run_stream(task=request.task, cancellation_token=control.token)
+        # aclosing: if anything below raises, the team's stream is closed, not abandoned
+        async with contextlib.aclosing(stream):
+            async for item in stream:
+                if isinstance(item, TaskResult):
+                    reason = item.stop_reason
+                    continue
+                if isinstance(item, ModelClientStreamingChunkEvent):  # live only
+                    self.publish(ChunkEvent(run_id=run_id, agent=item.source, content=item.content))
+                    continue
+                event = normalize(item, run_id=run_id, models=labels)
+                if event is None:
+                    continue
+                recorder.emit(event)
+                if isinstance(event, MessageEvent):
+                    messages.append(event)
+                    if time.monotonic() - last_checkpoint >= request.checkpoint_interval_s:
+                        # at a message boundary, at most once per interval (AutoGen's
+                        # state of a running team is as consistent as that boundary)
+                        last_checkpoint = time.monotonic()
+                        state = dict(await built.team.save_state())
+                        recorder.flush(checkpoint=(recorder.seq, state))
+        for artifact in _artifacts(request, messages, run_id, artifacts_dir):
+            recorder.emit(artifact)
+        if cassette is not None and not control.cancel_requested:
+            cassette.save()  # a complete run only: a partial cassette would not replay
+        return reason
 
 
 def _reason(exc: BaseException) -> str:
@@ -121,7 +187,6 @@ async def execute_run(
         raise
     recorder = RunRecorder(store, run_id, publish, start_seq=record.last_seq)
     structlog.contextvars.bind_contextvars(run_id=run_id)
-    messages: list[MessageEvent] = []
     status, reason, error = "completed", None, None
     built = None
     store_error: BotArmyError | None = None
@@ -140,54 +205,12 @@ async def execute_run(
                 control=control,
                 artifacts_dir=artifacts_dir,
             )
-            if control.cancel_requested:
-                status = "cancelled"
-            raise _Done
-        chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
-        cassette = CassetteRecorder(Path(request.record_path)) if request.record_path else None
-        built = build_team(
-            request.team,
-            run_id=run_id,
-            chains=chains,
-            emit=recorder.emit,
-            max_turns=request.max_turns,
-            recorder=cassette,
-        )
-        control.external = built.external
-        if control.cancel_requested:
-            built.external.set()
-        labels = {name: str(spec) for name, spec in built.models.items()}
-        last_checkpoint = time.monotonic()
-        stream = built.team.run_stream(task=request.task, cancellation_token=control.token)
-        # aclosing: if anything below raises, the team's stream is closed, not abandoned
-        async with contextlib.aclosing(stream):
-            async for item in stream:
-                if isinstance(item, TaskResult):
-                    reason = item.stop_reason
-                    continue
-                if isinstance(item, ModelClientStreamingChunkEvent):  # live only, not stored
-                    publish(ChunkEvent(run_id=run_id, agent=item.source, content=item.content))
-                    continue
-                event = normalize(item, run_id=run_id, models=labels)
-                if event is None:
-                    continue
-                recorder.emit(event)
-                if isinstance(event, MessageEvent):
-                    messages.append(event)
-                    if time.monotonic() - last_checkpoint >= request.checkpoint_interval_s:
-                        # at a message boundary, at most once per interval (AutoGen's state
-                        # of a running team is only as consistent as the boundary it is taken at)
-                        last_checkpoint = time.monotonic()
-                        state = dict(await built.team.save_state())
-                        recorder.flush(checkpoint=(recorder.seq, state))
+        else:
+            team = _TeamRun(run_id, request, recorder, publish, control)
+            reason = await team.run(artifacts_dir)
+            built = team.built
         if control.cancel_requested:
             status = "cancelled"
-        for artifact in _artifacts(request, messages, run_id, artifacts_dir):
-            recorder.emit(artifact)
-        if cassette is not None and status == "completed":
-            cassette.save()  # a complete run only: a partial cassette would not replay
-    except _Done:
-        pass
     except asyncio.CancelledError:
         status, reason = "cancelled", "cancelled by the user"
     except BotArmyError as exc:
