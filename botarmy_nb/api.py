@@ -226,11 +226,17 @@ def _bmad_request(
         )  # type: ignore[arg-type]
         provided = set(variables)
         label, what = key, f"template '{key}'"
-    missing = sorted({name for t in templates for name in missing_inputs(t, {})} - provided)
-    if missing:
-        raise ConfigError(
-            f"{what} needs values for: {', '.join(missing)} (give them with --var NAME=VALUE)"
-        )
+    for needed in templates:
+        missing = sorted(set(missing_inputs(needed, {})) - provided)
+        if missing:
+            from botarmy_nb.errors import SpecError
+
+            raise SpecError(
+                f"{what} needs values for: {', '.join(missing)} (give them with --var NAME=VALUE)",
+                file=needed.source,
+                line=needed.field_lines.get("inputs"),
+                field="template.inputs",
+            )
     if replay:
         default_model = f"replay:{Path(replay).expanduser().resolve()}"
         overrides = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botarmy_nb.errors import BotArmyError, RunError, RunTimeoutError
@@ -160,6 +161,35 @@ class Run:
         )
         frame["phase"] = frame["phase"].astype("category")
         return frame
+
+    def export_artifacts(self, directory: str | Path = ".") -> list[Path]:
+        """Write the run's documents under ``directory``: a template's document goes to
+        its ``output.filename`` (``docs/prd.md``), any other artifact to its name."""
+        from pathlib import Path
+
+        target = Path(directory).expanduser()
+        latest = {a.name: a for a in self._store.artifacts(self.id)}
+        core = None
+        written = []
+        for artifact in latest.values():
+            relative = artifact.name
+            if artifact.template:
+                if core is None:
+                    from botarmy_nb.bmad.loader import load_bmad
+
+                    core = load_bmad(self.record.spec.get("bmad_roots") or None)
+                template = core.template(artifact.template)
+                if (
+                    template is not None
+                    and template.output_filename
+                    and not any(ch.isdigit() for ch in artifact.name)
+                ):
+                    relative = template.output_filename
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(artifact.content, encoding="utf-8")
+            written.append(path)
+        return written
 
     @property
     def usage(self) -> dict[str, Any]:

@@ -15,7 +15,14 @@ from botarmy_nb.bmad.conditions import parse_condition
 from botarmy_nb.bmad.models import VARIABLE, BmadTemplate, TemplateSection
 from botarmy_nb.errors import ConfigError
 
-__all__ = ["fill", "missing_inputs", "render_document", "render_section_body", "section_included"]
+__all__ = [
+    "fill",
+    "missing_inputs",
+    "render_document",
+    "render_section_body",
+    "repeat_scope",
+    "section_included",
+]
 
 _LIST_MARK = re.compile(r"^\s*(?:- \[[ xX]\]|[-*+]|\d+[.)])\s+")  # checklist first
 
@@ -73,6 +80,15 @@ def render_section_body(section: TemplateSection, text: str) -> str:
     return text.strip()  # paragraphs, template-text and anything else
 
 
+def repeat_scope(
+    section: TemplateSection, scope: Mapping[str, Any], item: Any, index: int
+) -> dict[str, Any]:
+    """The values seen by the ``index``-th repetition: the item's own values, ``index``,
+    and ``…_number`` variables of the section's title (``Epic {{epic_number}}``)."""
+    numbers = {name: index for name in VARIABLE.findall(section.title) if name.endswith("_number")}
+    return {**scope, **numbers, **(item if isinstance(item, Mapping) else {}), "index": index}
+
+
 def section_included(
     section: TemplateSection,
     variables: Mapping[str, Any],
@@ -102,7 +118,7 @@ def _render(
         items = variables.get(section.id) or drafts.get(f"{key}[]") or [{}]
         out: list[str] = []
         for i, item in enumerate(items, 1):
-            scope = {**variables, **(item if isinstance(item, Mapping) else {}), "index": i}
+            scope = repeat_scope(section, variables, item, i)
             single = section.model_copy(update={"repeatable": False})
             out += _render(single, level, scope, drafts, artifacts, decisions, f"{key}[{i}]")
         return out

@@ -382,6 +382,7 @@ def parse_template(path: Path) -> BmadTemplate:
         mode=_text(workflow.get("mode")),
         source=str(path),
         line=1,
+        field_lines={"inputs": doc.line_of(("template", "inputs")) or 1},
     )
 
 

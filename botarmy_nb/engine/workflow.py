@@ -24,7 +24,7 @@ from autogen_agentchat.messages import ModelClientStreamingChunkEvent
 from autogen_core import CancellationToken
 
 from botarmy_nb.bmad.conditions import parse_condition
-from botarmy_nb.bmad.document import fill, render_document, section_included
+from botarmy_nb.bmad.document import fill, render_document, repeat_scope, section_included
 from botarmy_nb.bmad.models import BmadCore, BmadTemplate, TemplateSection, WorkflowStep
 from botarmy_nb.engine.build import make_client
 from botarmy_nb.engine.normalize import normalize
@@ -159,6 +159,18 @@ class WorkflowExecution:
         )
         return answer.strip().lower().startswith("y")
 
+    async def how_many(self, agent_id: str, title: str) -> int:
+        """A repeatable section with no list variable: its owner says how many (1–5)."""
+        answer = await self.ask(
+            agent_id,
+            (
+                f"Project: {self.task}\nHow many '{title}' entries should the document have? "
+                f"Answer with a number from 1 to {MAX_REPEATS}."
+            ),
+        )
+        digits = "".join(ch for ch in answer if ch.isdigit())[:2]
+        return max(1, min(int(digits) if digits else DEFAULT_REPEATS, MAX_REPEATS))
+
     async def elicit(self, agent_id: str, title: str) -> None:
         """An ``elicit: true`` section: ask the human; with none attached, record a default."""
         request_id = uuid.uuid4().hex
@@ -245,12 +257,16 @@ class WorkflowExecution:
             return
         if section.repeatable:
             items = scope.get(section.id)
-            count = len(items) if isinstance(items, list) else DEFAULT_REPEATS
+            count = (
+                len(items)
+                if isinstance(items, list)
+                else await self.how_many(owner, section.title or section.id)
+            )
             if not isinstance(items, list):
                 drafts[f"{key}[]"] = [{} for _ in range(min(count, MAX_REPEATS))]
             for i in range(1, min(count, MAX_REPEATS) + 1):
                 item = items[i - 1] if isinstance(items, list) else {}
-                inner = {**scope, **(item if isinstance(item, dict) else {}), "index": i}
+                inner = repeat_scope(section, scope, item, i)
                 single = section.model_copy(update={"repeatable": False, "condition": None})
                 await self._draft(
                     template, single, f"{key}[{i}]", inner, author, required, drafts, decisions

@@ -260,6 +260,8 @@ def _protocol_reply(prompt: str, ctx: AgentContext) -> str | None:
     """Answers to the workflow engine's prompts, shaped by what each prompt asks for."""
     if "Answer with yes or no." in prompt:
         return "yes"
+    if "Answer with a number from 1 to" in prompt:
+        return "2"
     choice = _CHOICE.search(prompt)
     if choice and "Answer with the option name only." in prompt:
         return choice["options"].split(",")[0].strip()

@@ -155,3 +155,24 @@ def test_workflow_magics(botarmy_home, capsys) -> None:  # type: ignore[no-untyp
     assert run.status == "completed" and run.record.workflow == "greenfield-service"
     with pytest.raises(UsageError, match="needs values for: project_name"):
         ip.run_cell_magic("botarmy", "--template prd-tmpl", "x")
+
+
+def test_missing_inputs_name_the_template_file_and_line(botarmy_home) -> None:  # type: ignore[no-untyped-def]
+    from botarmy_nb.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        ba.run("x", template="story-tmpl", variables={"project_name": "P"})
+    assert "story-tmpl.yaml" in str(info.value) and info.value.field == "template.inputs"
+    assert info.value.line is not None and "epic_number" in str(info.value)
+
+
+def test_documents_export_to_their_output_filenames(botarmy_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = ba.run("x", workflow="greenfield-service", variables=VARS).wait(120)
+    written = {p.relative_to(tmp_path).as_posix() for p in run.export_artifacts(tmp_path)}
+    assert {"docs/prd.md", "docs/architecture.md", "story-1.md"} <= written
+    assert (tmp_path / "docs" / "prd.md").read_text() == run.artifact("prd.md").content
+    # with no list variable, the owner decides how many entries a repeatable section gets
+    prompts = run.messages.query("type == 'prompt'")["content"]
+    assert any("How many 'Epic" in p for p in prompts)
+    prd = run.artifact("prd.md").content
+    assert "## Epic 1:" in prd and "## Epic 2:" in prd and "## Epic 3:" not in prd
