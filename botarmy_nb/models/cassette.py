@@ -20,16 +20,15 @@ from typing import Any
 
 from autogen_core import CancellationToken, FunctionCall
 from autogen_core.models import (
-    ChatCompletionClient,
     CreateResult,
     LLMMessage,
-    ModelInfo,
     RequestUsage,
 )
 from autogen_core.tools import Tool, ToolSchema
 
 from botarmy_nb.errors import ConfigError, RunError
 from botarmy_nb.log import redact
+from botarmy_nb.models.offline import OfflineClient
 
 __all__ = ["CassetteMissError", "CassetteRecorder", "ReplayClient", "fingerprint", "load_cassette"]
 
@@ -159,12 +158,11 @@ def load_cassette(path: str | Path) -> dict[tuple[str, str], list[dict[str, Any]
     return _load(str(file.resolve()), file.stat().st_mtime)
 
 
-class ReplayClient(ChatCompletionClient):
+class ReplayClient(OfflineClient):
     """Serves one agent's recorded answers; a request with none fails loudly."""
 
-    component_type = "model"
-
     def __init__(self, path: str | Path, agent: str) -> None:
+        super().__init__()
         self._path, self._agent = Path(path).expanduser(), agent
         self._calls = load_cassette(self._path)
         self._used: dict[str, int] = defaultdict(int)
@@ -172,7 +170,6 @@ class ReplayClient(ChatCompletionClient):
         self._model = next(
             (c[0]["model"] for (a, _), c in self._calls.items() if a == agent), "replay"
         )
-        self._last = RequestUsage(0, 0)
 
     async def create(
         self,
@@ -196,7 +193,7 @@ class ReplayClient(ChatCompletionClient):
             )
         self._used[key] += 1
         result = _load_result(recorded[index]["response"])
-        self._last = result.usage
+        self._count(result.usage)
         return result
 
     async def create_stream(
@@ -210,37 +207,3 @@ class ReplayClient(ChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
     ) -> AsyncGenerator[str | CreateResult, None]:
         yield await self.create(messages, tools=tools)
-
-    async def close(self) -> None:
-        return None
-
-    def actual_usage(self) -> RequestUsage:
-        return self._last
-
-    def total_usage(self) -> RequestUsage:
-        return self._last
-
-    def count_tokens(
-        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
-    ) -> int:
-        return 0
-
-    def remaining_tokens(
-        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
-    ) -> int:
-        return 1_000_000
-
-    @property
-    def capabilities(self) -> ModelInfo:  # type: ignore[override]
-        return self.model_info
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return ModelInfo(
-            vision=False,
-            function_calling=True,
-            json_output=False,
-            family="unknown",
-            structured_output=False,
-            multiple_system_messages=True,
-        )

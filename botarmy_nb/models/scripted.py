@@ -17,16 +17,15 @@ from typing import Any
 from autogen_core import CancellationToken, FunctionCall
 from autogen_core.models import (
     AssistantMessage,
-    ChatCompletionClient,
     CreateResult,
     LLMMessage,
-    ModelInfo,
     RequestUsage,
     SystemMessage,
     UserMessage,
 )
 from autogen_core.tools import Tool, ToolSchema
 
+from botarmy_nb.models.offline import OfflineClient, text_of, words
 from botarmy_nb.models.registry import AgentContext
 
 __all__ = ["ScriptedChatCompletionClient"]
@@ -74,28 +73,14 @@ _ROLE_LINES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _words(text: str) -> int:
-    return len(text.split())
-
-
-def _text_of(message: LLMMessage) -> str:
-    content = getattr(message, "content", "")
-    if isinstance(content, str):
-        return content
-    return " ".join(str(part) for part in content)
-
-
-class ScriptedChatCompletionClient(ChatCompletionClient):
+class ScriptedChatCompletionClient(OfflineClient):
     """Deterministic stand-in for an LLM, one instance per agent per run."""
-
-    component_type = "model"
 
     def __init__(self, context: AgentContext) -> None:
         self._ctx = context
         self._calls = 0
         self._picked: set[str] = set()
-        self._total = RequestUsage(prompt_tokens=0, completion_tokens=0)
-        self._last = RequestUsage(prompt_tokens=0, completion_tokens=0)
+        super().__init__()
 
     # -- the reply ------------------------------------------------------------------------
 
@@ -103,7 +88,7 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
         self, messages: Sequence[LLMMessage], tools: Sequence[Tool | ToolSchema]
     ) -> tuple[str | list[FunctionCall], str | None]:
         self._calls += 1
-        prompt = _text_of(messages[-1]) if messages else ""
+        prompt = text_of(messages[-1]) if messages else ""
         structured = _protocol_reply(prompt, self._ctx)
         if structured is not None:  # the BMAD workflow engine's section/decision prompts
             return structured, None
@@ -119,7 +104,7 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
         me = self._ctx.agent
         turn = 1 + sum(1 for m in messages if isinstance(m, AssistantMessage) and m.source == me)
         task = next(
-            (_text_of(m) for m in messages if isinstance(m, UserMessage) and m.source == "user"),
+            (text_of(m) for m in messages if isinstance(m, UserMessage) and m.source == "user"),
             "the task",
         )
         title = task.strip().splitlines()[0][:80] if task.strip() else "the task"
@@ -185,16 +170,12 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
         content, thought = self._reply(messages, tools)
-        completion = _words(content) if isinstance(content, str) else 3 * len(content)
+        completion = words(content) if isinstance(content, str) else 3 * len(content)
         usage = RequestUsage(
-            prompt_tokens=sum(_words(_text_of(m)) for m in messages),
-            completion_tokens=completion + (_words(thought) if thought else 0),
+            prompt_tokens=sum(words(text_of(m)) for m in messages),
+            completion_tokens=completion + (words(thought) if thought else 0),
         )
-        self._last = usage
-        self._total = RequestUsage(
-            prompt_tokens=self._total.prompt_tokens + usage.prompt_tokens,
-            completion_tokens=self._total.completion_tokens + usage.completion_tokens,
-        )
+        self._count(usage)
         finish = "function_calls" if isinstance(content, list) else "stop"
         return CreateResult(
             finish_reason=finish, content=content, usage=usage, cached=False, thought=thought
@@ -215,40 +196,6 @@ class ScriptedChatCompletionClient(ChatCompletionClient):
             for chunk in re.findall(r"\S+\s*", result.content):
                 yield chunk
         yield result
-
-    async def close(self) -> None:
-        return None
-
-    def actual_usage(self) -> RequestUsage:
-        return self._last
-
-    def total_usage(self) -> RequestUsage:
-        return self._total
-
-    def count_tokens(
-        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
-    ) -> int:
-        return sum(_words(_text_of(m)) for m in messages)
-
-    def remaining_tokens(
-        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
-    ) -> int:
-        return 128_000 - self.count_tokens(messages)
-
-    @property
-    def capabilities(self) -> ModelInfo:  # type: ignore[override]
-        return self.model_info
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return ModelInfo(
-            vision=False,
-            function_calling=True,
-            json_output=False,
-            family="unknown",
-            structured_output=False,
-            multiple_system_messages=True,
-        )
 
 
 _SECTION = re.compile(r"^Section: (?P<title>.*)$.*?^Section type: (?P<type>[\w-]+)", re.M | re.S)
