@@ -325,6 +325,17 @@ class WorkflowExecution:
 
     # -- steps ----------------------------------------------------------------------------
 
+    def _uses(self, name: str | None) -> str:
+        """The text of the checklist or task a step ``uses``, for the agent to follow."""
+        if not name:
+            return ""
+        for kind, files in self.core.resources.items():
+            for candidate in (name, f"{name}.md"):
+                if candidate in files:
+                    text = Path(files[candidate]).read_text(encoding="utf-8")
+                    return f"Follow this {kind[:-1]} ({candidate}):\n{text.strip()}\n"
+        return ""
+
     def scope(self, **extra: Any) -> dict[str, Any]:
         """The values a document sees: the run's variables, with the story numbering the
         engine provides (a repeat overrides it)."""
@@ -400,6 +411,7 @@ class WorkflowExecution:
                 (
                     f"Project: {self.task}\nWorkflow step: {what}\n"
                     + (f"Notes: {step.notes}\n" if step.notes else "")
+                    + self._uses(step.uses)
                     + "Do this step and report the outcome briefly."
                     + self._context(step.requires or list(self.documents))
                 ),

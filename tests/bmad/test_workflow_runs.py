@@ -39,6 +39,8 @@ def test_greenfield_workflow_produces_every_artifact_in_order(botarmy_home) -> N
     prompts = run.messages.query("type == 'prompt'")["content"]
     brief = run.artifact("project-brief.md").content
     assert any("--- project-brief.md ---" in p and brief[:200] in p for p in prompts)
+    # a step that uses a checklist gets the checklist's text to follow
+    assert any("Follow this checklist (po-checklist.md)" in p and "- [ ]" in p for p in prompts)
     steps = run.steps
     finished = steps.query("phase == 'finished'")
     assert list(finished["step"]) == sorted(finished["step"])
