@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from botarmy_nb.bmad.document import missing_inputs, render_document
-from botarmy_nb.bmad.loader import parse_template
+from botarmy_nb.bmad.parse import parse_template
 from botarmy_nb.errors import ConfigError
 
 TEMPLATE = """\
