@@ -12,7 +12,6 @@ __all__ = [
     "ChunkEvent",
     "ErrorEvent",
     "Event",
-    "EventDraft",
     "HitlRequestEvent",
     "HitlResponseEvent",
     "MessageEvent",
@@ -135,7 +134,6 @@ Event = Annotated[
     | ErrorEvent,
     Field(discriminator="type"),
 ]
-EventDraft = Event  # an event before its seq is assigned (seq == 0)
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 

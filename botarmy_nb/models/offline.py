@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any
 
+from autogen_core import CancellationToken
 from autogen_core.models import (
     ChatCompletionClient,
+    CreateResult,
     LLMMessage,
     ModelInfo,
     RequestUsage,
@@ -30,7 +34,7 @@ def text_of(message: LLMMessage) -> str:
 class OfflineClient(ChatCompletionClient):
     """Usage bookkeeping, token counting and model info for clients without a server.
 
-    Subclasses implement ``create`` and ``create_stream`` and call :meth:`_count`.
+    Subclasses implement ``create`` and call :meth:`_count` with each reply's usage.
     """
 
     component_type = "model"
@@ -39,6 +43,30 @@ class OfflineClient(ChatCompletionClient):
     def __init__(self) -> None:
         self._last = RequestUsage(prompt_tokens=0, completion_tokens=0)
         self._total = RequestUsage(prompt_tokens=0, completion_tokens=0)
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Any = "auto",
+        json_output: bool | type | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        """The reply of :meth:`create`, streamed word by word, then the result."""
+        result = await self.create(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            cancellation_token=cancellation_token,
+        )
+        if isinstance(result.content, str):
+            for chunk in re.findall(r"\S+\s*", result.content):
+                yield chunk
+        yield result
 
     def _count(self, usage: RequestUsage) -> RequestUsage:
         self._last = usage

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autogen_core import CancellationToken, FunctionCall
@@ -180,22 +180,6 @@ class ScriptedChatCompletionClient(OfflineClient):
         return CreateResult(
             finish_reason=finish, content=content, usage=usage, cached=False, thought=thought
         )
-
-    async def create_stream(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Any = "auto",
-        json_output: bool | type | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        result = await self.create(messages, tools=tools)
-        if isinstance(result.content, str):
-            for chunk in re.findall(r"\S+\s*", result.content):
-                yield chunk
-        yield result
 
 
 _SECTION = re.compile(r"^Section: (?P<title>.*)$.*?^Section type: (?P<type>[\w-]+)", re.M | re.S)

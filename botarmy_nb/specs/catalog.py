@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from botarmy_nb.errors import NotFoundError, did_you_mean
 from botarmy_nb.specs.team import TeamSpec, load_team
 
-__all__ = ["DEFAULT_TEAM", "TeamInfo", "bundled_teams_dir", "find_team", "list_teams"]
+__all__ = ["DEFAULT_TEAM", "bundled_teams_dir", "find_team", "list_teams"]
 
 DEFAULT_TEAM = "writers-room"
 
@@ -21,12 +20,6 @@ def team_dirs() -> list[Path]:
     from botarmy_nb.settings import get_settings
 
     return [get_settings().home / "teams", bundled_teams_dir()]
-
-
-@dataclass(frozen=True)
-class TeamInfo:
-    name: str
-    path: Path
 
 
 def _team_files() -> dict[str, Path]:

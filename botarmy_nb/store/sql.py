@@ -428,12 +428,6 @@ class SqlRunStore:
             ).first()
             return None if row is None else CheckpointRecord.model_validate(row)
 
-    def delete_all(self) -> None:
-        """Remove every run (tests and `botarmy-nb db reset`)."""
-        with self.session() as s:
-            for table in (CheckpointRow, ArtifactRow, ModelCallRow, EventRow, RunRow):
-                s.execute(table.__table__.delete())
-
 
 _stores: dict[str, SqlRunStore] = {}
 _stores_lock = threading.Lock()
