@@ -8,7 +8,14 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from botarmy_nb.events import ArtifactEvent, Event, MessageEvent, ModelCallEvent, StatusEvent
+from botarmy_nb.events import (
+    ArtifactEvent,
+    Event,
+    MessageEvent,
+    ModelCallEvent,
+    StatusEvent,
+    StepEvent,
+)
 from botarmy_nb.store.records import RunRecord
 
 __all__ = [
@@ -129,6 +136,11 @@ def event_line(event: Event) -> str | None:
         return f"[{event.status}]" + (f" {event.reason}" if event.reason else "")
     if isinstance(event, ArtifactEvent):
         return f"[artifact] {event.name} → {event.path}"
+    if isinstance(event, StepEvent):
+        detail = event.artifact if event.phase == "finished" else event.reason
+        return f"[step {event.step} {event.label}: {event.phase}]" + (
+            f" {detail}" if detail else ""
+        )
     if event.type == "error":
         return f"[error] {event.message}"  # type: ignore[union-attr]
     return None

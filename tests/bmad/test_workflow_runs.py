@@ -178,3 +178,15 @@ def test_documents_export_to_their_output_filenames(botarmy_home, tmp_path) -> N
     assert any("How many 'Epic" in p for p in prompts)
     prd = run.artifact("prd.md").content
     assert "## Epic 1:" in prd and "## Epic 2:" in prd and "## Epic 3:" not in prd
+
+
+def test_the_live_view_shows_progress_per_step(botarmy_home) -> None:  # type: ignore[no-untyped-def]
+    from botarmy_nb.notebook.live import LiveView
+
+    run = ba.run("x", workflow="greenfield-service", variables=VARS)
+    view = LiveView(run).start()
+    run.wait(120)
+    body = view.body.value  # the view keeps the last 200 events: the later steps
+    assert "[step 8 qa-gate.md: finished] qa-gate.md" in body
+    assert "[step 9 workflow_end: finished]" in body
+    assert body.index("step 8 qa-gate.md: started") < body.index("step 9 workflow_end: started")
