@@ -179,10 +179,12 @@ class Run:
 
                     core = load_bmad(self.record.spec.get("bmad_roots") or None)
                 template = core.template(artifact.template)
+                # the template's own document goes to its output path; repeats such as
+                # story-2.md keep their names so they do not overwrite each other
                 if (
                     template is not None
                     and template.output_filename
-                    and not any(ch.isdigit() for ch in artifact.name)
+                    and (artifact.name == template.artifact)
                 ):
                     relative = template.output_filename
             path = target / relative

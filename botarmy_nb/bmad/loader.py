@@ -223,10 +223,32 @@ def load_bmad(path: str | Path | list[str | Path] | None = None) -> BmadCore:
         roots = [Path(p).expanduser() for p in path]
     else:
         roots = [Path(path).expanduser()]
-    core = BmadCore()
     for root in roots:
         if not root.is_dir():
             raise ConfigError(f"BMAD folder {root} does not exist")
-        _load_root(root, core)
-    _validate(core)
-    return core
+    key = tuple((str(root), _stamp(root)) for root in roots)
+    core = _LOADED.get(key)
+    if core is None:  # parsing a core takes 0.1-0.3 s; a run and its checks ask twice
+        core = BmadCore()
+        for root in roots:
+            _load_root(root, core)
+        _validate(core)
+        _LOADED.clear()
+        _LOADED[key] = core
+    return core.model_copy(deep=True)  # callers may change what they get
+
+
+_LOADED: dict[tuple[tuple[str, tuple[tuple[str, int, int], ...]], ...], BmadCore] = {}
+
+
+def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Every file of a core (and its common/ sibling) with its modification time and size."""
+    files = [
+        p
+        for base in (root, root.parent / "common")
+        if base.is_dir()
+        for p in base.rglob("*")
+        if p.is_file()
+    ]
+    stats = ((str(p), p.stat()) for p in files)
+    return tuple(sorted((name, st.st_mtime_ns, st.st_size) for name, st in stats))

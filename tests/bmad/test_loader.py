@@ -299,3 +299,13 @@ def test_upstream_v4_core_loads_completely(tmp_path: Path) -> None:
     if (root.parent / "common").is_dir():
         shutil.copytree(root.parent / "common", copy / "common")
     assert set(load_bmad(copy / "bmad-core").templates) == on_disk["templates"]
+
+
+def test_a_loaded_core_is_reused_until_a_file_changes(core: Path) -> None:
+    first = load_bmad(core)
+    first.agents["pm"].name = "changed by the caller"
+    again = load_bmad(core)
+    assert again.agents["pm"].name == "Pat"  # callers get their own copy
+    pm = core / "agents" / "pm.md"
+    pm.write_text(pm.read_text().replace("name: Pat", "name: Patricia"))
+    assert load_bmad(core).agents["pm"].name == "Patricia"  # an edit is picked up
