@@ -53,8 +53,7 @@ def _executor() -> Check:
     from botarmy_nb.executors.local import get_local_executor
 
     executor = get_local_executor()
-    thread = executor._thread
-    state = "running" if thread is not None and thread.is_alive() else "starts with the first run"
+    state = "running" if executor.started else "starts with the first run"
     return Check("executor", True, f"local (in-process thread, {state})")
 
 

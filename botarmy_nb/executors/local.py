@@ -38,6 +38,11 @@ class LocalExecutor:
         self._active: dict[str, _Active] = {}
         self._ended: dict[str, concurrent.futures.Future[str]] = {}
 
+    @property
+    def started(self) -> bool:
+        """Whether the run thread is up (it starts with the first run)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None or self._thread is None or not self._thread.is_alive():
