@@ -16,16 +16,20 @@ __all__ = [
     "HitlResponseEvent",
     "MessageEvent",
     "ModelCallEvent",
+    "RUN_STATUSES",
     "RunStatus",
     "StatusEvent",
     "StepEvent",
+    "TERMINAL_STATUSES",
     "ToolCallEvent",
     "parse_event",
     "utcnow",
 ]
 
-RunStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+RunStatus = Literal["queued", "running", "completed", "failed", "cancelled", "lost"]
+# ``lost``: the owner stopped heart-beating past its lease; the run can be resumed.
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled", "lost"})
+RUN_STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed", "cancelled", "lost")
 
 
 def utcnow() -> datetime:
@@ -43,6 +47,9 @@ class StatusEvent(_EventBase):
     type: Literal["status"] = "status"
     status: RunStatus
     reason: str | None = None
+    # Set when a run is marked lost or resumed: a viewer drops events it saw with a higher
+    # seq than this (they were published live by a process that died before storing them).
+    truncate_after: int | None = None
 
 
 class MessageEvent(_EventBase):
@@ -77,8 +84,8 @@ class ModelCallEvent(_EventBase):
     type: Literal["model_call"] = "model_call"
     provider: str
     model: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: int | None = 0  # None: the provider did not say (unknown, never 0)
+    completion_tokens: int | None = 0
     latency_s: float = 0.0
     ttft_s: float | None = None
     cost_usd: float | None = None

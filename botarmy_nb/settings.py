@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     retry_max_s: float = Field(default=20.0, ge=0, description="Longest backoff delay.")
     prices: Path | None = Field(default=None, description="Extra model price table (YAML).")
     env_file: Path | None = Field(default=None, description="A .env file with provider keys.")
+    executor: str = Field(default="local", description="Where runs execute: local | celery.")
+    lease_s: float = Field(
+        default=10.0, gt=0, description="A run whose owner is silent this long is lost."
+    )
+    heartbeat_s: float = Field(default=1.0, gt=0, description="How often owners renew leases.")
+    store_retry_s: float = Field(
+        default=30.0, ge=0, description="How long a run retries a failing store write."
+    )
+    max_attempts: int = Field(default=3, ge=1, description="Executions of a run before it fails.")
     log_level: str = "WARNING"
     log_json: bool = False
     require_services: bool = False

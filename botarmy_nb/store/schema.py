@@ -47,6 +47,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         dict[str, Any]: JSONType,
+        dict[str, Any] | None: JSONType,
         datetime: UTCDateTime,
     }
 
@@ -83,6 +84,14 @@ class RunRow(Base):
     stop_reason: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # lifecycle across processes (0002): a stop asked by any process, executions so far,
+    # where and how a distributed run is queued, its time limit, and user tags
+    cancel_requested: Mapped[str | None] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    queue: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    timeout_s: Mapped[float | None] = mapped_column(Float)
+    tags: Mapped[dict[str, Any] | None]
 
 
 class EventRow(Base):
@@ -107,8 +116,8 @@ class ModelCallRow(Base):
     agent: Mapped[str | None] = mapped_column(String(200))
     provider: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(200))
-    prompt_tokens: Mapped[int] = mapped_column(Integer)
-    completion_tokens: Mapped[int] = mapped_column(Integer)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)  # NULL: unknown
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
     latency_s: Mapped[float] = mapped_column(Float)
     ttft_s: Mapped[float | None] = mapped_column(Float)
     cost_usd: Mapped[float | None] = mapped_column(Float)

@@ -46,8 +46,8 @@ NEXT_REVISION = """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0002_test"
-down_revision = "0001"
+revision = "9999_test"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -72,19 +72,22 @@ def newer_release(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
     folder = tmp_path / "migrations"
     shutil.copytree(migrate.migrations_dir(), folder)
-    (folder / "versions" / "0002_test.py").write_text(NEXT_REVISION)
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(folder)).get_current_head()
+    (folder / "versions" / "9999_test.py").write_text(NEXT_REVISION.format(head=head))
     monkeypatch.setattr(migrate, "migrations_dir", lambda: folder)
     return folder
 
 
 def test_older_schema_needs_explicit_upgrade(database_url: str, newer_release) -> None:  # type: ignore[no-untyped-def]
     engine = create_store_engine(database_url)
-    upgrade(engine, "0001")  # what the previous release left behind
+    upgrade(engine, "0001")  # what an earlier release left behind
     with pytest.raises(SchemaMismatchError, match=r"older than this botarmy-nb.*db upgrade"):
         check_schema(engine, auto_upgrade=False)
     assert current_revision(engine) == "0001"  # nothing was changed
     check_schema(engine, auto_upgrade=True)  # the embedded default upgrades itself
-    assert current_revision(engine) == "0002_test"
+    assert current_revision(engine) == "9999_test"
     assert "note" in {c["name"] for c in inspect(engine).get_columns("projects")}
     engine.dispose()
 
