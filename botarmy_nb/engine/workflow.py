@@ -41,6 +41,7 @@ from botarmy_nb.events import (
 from botarmy_nb.models.cassette import CassetteRecorder
 from botarmy_nb.models.registry import AgentContext
 from botarmy_nb.models.spec import ModelSpec, parse_model_chain
+from botarmy_nb.paths import numbered_name, safe_join
 
 __all__ = ["MAX_REPEATS", "REPEAT_VARIABLES", "WorkflowExecution"]
 
@@ -292,7 +293,16 @@ class WorkflowExecution:
         scope: dict[str, Any],
         name: str,
     ) -> str:
-        """Draft every included section with its owner, assemble and store the document."""
+        """Draft every included section with its owner, assemble and store the document.
+
+        ``name`` comes from a BMAD file (or a model's route): it is checked before any
+        drafting, and the document is written only under the run's artifacts folder.
+        """
+        path = safe_join(
+            self.artifacts_dir / self.run_id,
+            name,
+            what=f"artifact name (template {template.file_stem})",
+        )
         drafts: dict[str, Any] = {}
         decisions: dict[str, bool] = {}
         self._so_far = []
@@ -308,7 +318,6 @@ class WorkflowExecution:
             decisions=decisions,
         )
         self.documents[name] = content
-        path = self.artifacts_dir / self.run_id / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
         self.recorder.emit(
@@ -388,7 +397,7 @@ class WorkflowExecution:
                 else int(self.variables.get("epic_count", DEFAULT_REPEATS))
             )
             for i in range(1, min(total, MAX_REPEATS) + 1):
-                name = f"{Path(step.creates).stem}-{i}{Path(step.creates).suffix}"
+                name = numbered_name(step.creates, i)
                 scope = {
                     **self.variables,
                     "epic_number": i,
