@@ -164,15 +164,19 @@ class Run:
 
     def export_artifacts(self, directory: str | Path = ".") -> list[Path]:
         """Write the run's documents under ``directory``: a template's document goes to
-        its ``output.filename`` (``docs/prd.md``), any other artifact to its name."""
-        from pathlib import Path
+        its ``output.filename`` (``docs/prd.md``), any other artifact to its name.
+
+        Those names come from YAML files and models: one that would leave ``directory``
+        (absolute, ``..``, a symlink out) raises ConfigError before anything is written.
+        """
+        from botarmy_nb.paths import safe_join
 
         target = Path(directory).expanduser()
         latest = {a.name: a for a in self._store.artifacts(self.id)}
         core = None
-        written = []
+        planned: list[tuple[Path, str]] = []
         for artifact in latest.values():
-            relative = artifact.name
+            relative, what = artifact.name, f"artifact name of run {self.id[:8]}"
             if artifact.template:
                 if core is None:
                     from botarmy_nb.bmad.loader import load_bmad
@@ -187,11 +191,12 @@ class Run:
                     and (artifact.name == template.artifact)
                 ):
                     relative = template.output_filename
-            path = target / relative
+                    what = f"output.filename of template {template.source}"
+            planned.append((safe_join(target, relative, what=what), artifact.content))
+        for path, content in planned:  # every name checked first: all or nothing written
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(artifact.content, encoding="utf-8")
-            written.append(path)
-        return written
+            path.write_text(content, encoding="utf-8")
+        return [path for path, _ in planned]
 
     @property
     def usage(self) -> dict[str, Any]:
