@@ -190,3 +190,68 @@ def test_the_live_view_shows_progress_per_step(botarmy_home) -> None:  # type: i
     assert "[step 8 qa-gate.md: finished] qa-gate.md" in body
     assert "[step 9 workflow_end: finished]" in body
     assert body.index("step 8 qa-gate.md: started") < body.index("step 9 workflow_end: started")
+
+
+# -- export_artifacts never leaves its folder (#7 item 3) --------------------------------
+
+
+@pytest.fixture
+def user_core(tmp_path, monkeypatch, botarmy_home):  # type: ignore[no-untyped-def]
+    """A copy of the bundled core, first on BOTARMY_BMAD_PATH, that a test may edit."""
+    import shutil
+
+    from botarmy_nb import settings
+    from botarmy_nb.bmad.loader import bundled_core_dir
+
+    core = tmp_path / "user-core"
+    shutil.copytree(bundled_core_dir(), core)
+    monkeypatch.setenv("BOTARMY_BMAD_PATH", str(core))
+    settings.reset_settings()
+    return core
+
+
+def _files(folder) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_export_refuses_an_output_filename_out_of_the_folder(user_core, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = ba.run("x", template="project-brief-tmpl", variables={"project_name": "P"}).wait(60)
+    assert run.status == "completed", run.record.error
+    out = tmp_path / "export" / "inner"
+    written = run.export_artifacts(out)
+    assert [p.relative_to(out).as_posix() for p in written] == ["docs/project-brief.md"]
+    # the core changes after the run: export reads output.filename from it again
+    template = user_core / "templates" / "project-brief-tmpl.yaml"
+    text = template.read_text()
+    assert "filename: docs/project-brief.md" in text
+    escape = "../../project-brief.md"  # same base name: still this template's document
+    template.write_text(text.replace("filename: docs/project-brief.md", f"filename: {escape}"))
+    again = tmp_path / "again" / "inner"
+    with pytest.raises(ConfigError, match="project-brief"):  # SpecError if the loader refuses
+        run.export_artifacts(again)
+    assert not (tmp_path / "project-brief.md").exists() and not again.exists()
+
+
+def test_export_refuses_stored_names_and_symlinks_out_of_the_folder(botarmy_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from botarmy_nb.events import ArtifactEvent
+
+    run = ba.run("x", template="project-brief-tmpl", variables={"project_name": "P"}).wait(60)
+    assert run.status == "completed", run.record.error
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "docs").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ConfigError, match="leads outside"):
+        run.export_artifacts(target)
+    assert _files(outside) == []
+    (target / "docs").unlink()
+    # a bundle or an older version may have stored any name: nothing is written then
+    last = run.events[-1].seq
+    run._store.append_events(
+        [ArtifactEvent(run_id=run.id, seq=last + 1, name="../../evil.md", content="x")]
+    )
+    with pytest.raises(ConfigError, match=r"artifact name of run .*'\.\./\.\./evil\.md'"):
+        run.export_artifacts(target)
+    assert list(tmp_path.rglob("evil.md")) == []
+    assert _files(target) == []
