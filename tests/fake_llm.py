@@ -1,8 +1,10 @@
 """Fake OpenAI-compatible and Anthropic Messages servers for tests: real sockets, real HTTP.
 
 They answer deterministically, report usage, stream with SSE, and inject the faults a
-flaky provider shows: 429 with Retry-After, 500, timeouts, malformed bodies, resets.
-Queue faults with ``server.fail("429", "500", ...)``; each is used by one request.
+flaky provider shows: 429 with Retry-After, 500, timeouts, malformed bodies, resets, and
+200 replies that are not what was asked (an HTML page, a JSON error, an empty body, a
+stream of only ``[DONE]``, cut-off JSON, no choices), streams without usage and slow
+chunks. Queue faults with ``server.fail("429", "html", ...)``; each is used by one request.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ def _words(value: Any) -> int:
 class FakeLLMServer:
     """One server, both APIs: ``/v1/chat/completions`` (OpenAI) and ``/v1/messages``."""
 
-    def __init__(self, *, latency_s: float = 0.0, hang_s: float = 5.0) -> None:
-        self.latency_s, self.hang_s = latency_s, hang_s
+    def __init__(
+        self, *, latency_s: float = 0.0, hang_s: float = 5.0, chunk_gap_s: float = 0.7
+    ) -> None:
+        self.latency_s, self.hang_s, self.chunk_gap_s = latency_s, hang_s, chunk_gap_s
+        self.usage = True  # False: never report usage, even when asked
         self.faults: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
         self.reply_count = 0
@@ -66,7 +71,14 @@ class FakeLLMServer:
         self.httpd.server_close()
 
     def fail(self, *faults: str) -> None:
-        """Queue faults: 429, 500, 400, 401, timeout, malformed, reset."""
+        """Queue faults, one per request.
+
+        HTTP errors: 429, 500, 503, 400, 401, ``401-echo`` (the message quotes the key it
+        got, as OpenAI's does). Transport: timeout, reset. Malformed: malformed, html,
+        json-error (an error body with 200), empty, only-done, truncated, no-choices.
+        Slow: ``slow`` streams its chunks ``chunk_gap_s`` apart. ``no-usage``: a good
+        reply without usage.
+        """
         self.faults.extend(faults)
 
     # -- request handling -----------------------------------------------------------------
@@ -106,6 +118,24 @@ class FakeLLMServer:
             h.connection.close()
             h.close_connection = True
             return
+        if fault == "401-echo":
+            sent = h.headers.get("Authorization", "").removeprefix("Bearer ")
+            sent = sent or h.headers.get("x-api-key", "")
+            message = f"Incorrect API key provided: {sent}. Find your key at example.test."
+            return self._send_json(h, 401, {"error": {"message": message, "type": "auth"}})
+        if fault == "html":
+            page = b"<!DOCTYPE html><html><body><h1>Sign in to the proxy</h1></body></html>"
+            return self._send_raw(h, 200, page, "text/html; charset=utf-8")
+        if fault == "json-error":
+            error = {"error": {"message": "model overloaded, try later", "code": 503}}
+            return self._send_json(h, 200, error)
+        if fault == "empty":
+            ctype = "text/event-stream" if body.get("stream") else "application/json"
+            return self._send_raw(h, 200, b"", ctype)
+        if fault == "only-done":
+            if body.get("stream"):
+                return self._send_stream(h, [b"data: [DONE]\n\n"])
+            return self._send_raw(h, 200, b"data: [DONE]\n\n", "application/json")
         if fault == "timeout":
             time.sleep(self.hang_s)
             return self._send_json(h, 500, {"error": {"message": "too late"}})
@@ -132,8 +162,8 @@ class FakeLLMServer:
         prompt += _words(body.get("system", ""))
         completion = _words(text)
         if h.path.endswith("/messages"):
-            return self._anthropic(h, body, text, prompt, completion)
-        return self._openai(h, body, text, prompt, completion)
+            return self._anthropic(h, body, text, prompt, completion, fault)
+        return self._openai(h, body, text, prompt, completion, fault)
 
     def _openai(
         self,
@@ -142,30 +172,37 @@ class FakeLLMServer:
         text: str,
         prompt: int,
         completion: int,
+        fault: str | None = None,
     ) -> None:
-        usage = {
+        usage: dict[str, int] | None = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         }
+        if fault == "no-usage" or not self.usage:
+            usage = None
         base = {"id": "chatcmpl-fake", "created": 1700000000, "model": body.get("model")}
+        choice = {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": text},
+        }
         if not body.get("stream"):
-            return self._send_json(
-                h,
-                200,
-                {
-                    **base,
-                    "object": "chat.completion",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": text},
-                        }
-                    ],
-                    "usage": usage,
-                },
-            )
+            reply = {
+                **base,
+                "object": "chat.completion",
+                "choices": [] if fault == "no-choices" else [choice],
+            }
+            if usage is not None:
+                reply["usage"] = usage
+            payload = json.dumps(reply).encode()
+            if fault == "truncated":
+                payload = payload[: len(payload) // 2]
+            return self._send_raw(h, 200, payload, "application/json")
+        if fault == "no-choices":
+            last = {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
+            chunks = [f"data: {json.dumps(last)}\n\n".encode(), b"data: [DONE]\n\n"]
+            return self._send_stream(h, chunks)
         events = []
         for i, word in enumerate(text.split(" ")):
             piece = word if i == 0 else " " + word
@@ -183,12 +220,14 @@ class FakeLLMServer:
                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
             }
         )
-        if (body.get("stream_options") or {}).get("include_usage"):
+        if usage is not None and (body.get("stream_options") or {}).get("include_usage"):
             events.append(
                 {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
             )
         chunks = [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
-        self._send_stream(h, chunks)
+        if fault == "truncated":  # the connection ends inside the first event's JSON
+            chunks = [chunks[0][: len(chunks[0]) // 2]]
+        self._send_stream(h, chunks, gap_s=self.chunk_gap_s if fault == "slow" else 0.0)
 
     def _anthropic(
         self,
@@ -197,6 +236,7 @@ class FakeLLMServer:
         text: str,
         prompt: int,
         completion: int,
+        fault: str | None = None,
     ) -> None:
         message = {
             "id": "msg_fake",
@@ -207,15 +247,16 @@ class FakeLLMServer:
             "stop_sequence": None,
         }
         if not body.get("stream"):
-            return self._send_json(
-                h,
-                200,
-                {
-                    **message,
-                    "content": [{"type": "text", "text": text}],
-                    "usage": {"input_tokens": prompt, "output_tokens": completion},
-                },
-            )
+            content = [] if fault == "no-choices" else [{"type": "text", "text": text}]
+            reply = {
+                **message,
+                "content": content,
+                "usage": {"input_tokens": prompt, "output_tokens": completion},
+            }
+            payload = json.dumps(reply).encode()
+            if fault == "truncated":
+                payload = payload[: len(payload) // 2]
+            return self._send_raw(h, 200, payload, "application/json")
         events = [
             (
                 "message_start",
@@ -262,9 +303,12 @@ class FakeLLMServer:
             ),
             ("message_stop", {"type": "message_stop"}),
         ]
-        self._send_stream(
-            h, [f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events]
-        )
+        if fault == "no-choices":  # a message with no content blocks at all
+            events = [events[0], *events[-2:]]
+        chunks = [f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events]
+        if fault == "truncated":
+            chunks = [chunks[0][: len(chunks[0]) // 2]]
+        self._send_stream(h, chunks, gap_s=self.chunk_gap_s if fault == "slow" else 0.0)
 
     # -- HTTP plumbing --------------------------------------------------------------------
 
@@ -294,12 +338,14 @@ class FakeLLMServer:
         self._send_raw(h, status, json.dumps(data).encode(), "application/json", headers)
 
     @staticmethod
-    def _send_stream(h: BaseHTTPRequestHandler, chunks: list[bytes]) -> None:
+    def _send_stream(h: BaseHTTPRequestHandler, chunks: list[bytes], gap_s: float = 0.0) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
         h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
-        for chunk in chunks:
+        for i, chunk in enumerate(chunks):
+            if gap_s and i:
+                time.sleep(gap_s)
             h.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             h.wfile.flush()
         h.wfile.write(b"0\r\n\r\n")

@@ -19,7 +19,13 @@ from botarmy_nb.engine.termination import RunTermination
 from botarmy_nb.events import ModelCallEvent
 from botarmy_nb.models.cassette import CassetteRecorder
 from botarmy_nb.models.prices import PriceTable, price_table
-from botarmy_nb.models.registry import AgentContext, check_provider, create_client, known_providers
+from botarmy_nb.models.registry import (
+    AgentContext,
+    check_provider,
+    create_client,
+    effective_spec,
+    known_providers,
+)
 from botarmy_nb.models.resilient import ResilientClient, RetryPolicy
 from botarmy_nb.models.spec import ModelSpec, parse_model_chain
 from botarmy_nb.specs.team import AgentSpec, TeamSpec
@@ -31,7 +37,8 @@ __all__ = ["BuiltTeam", "build_team", "resolve_agent_models"]
 class BuiltTeam:
     team: Team
     external: RunTermination  # .set() stops the team gracefully
-    models: dict[str, ModelSpec]  # agent name → the model that serves it
+    # agent name → the model that serves it, with the base URL in force (credentials-free)
+    models: dict[str, ModelSpec]
 
 
 def resolve_agent_models(
@@ -169,6 +176,5 @@ def build_team(
         team = GraphFlow(
             agents, graph=builder.build(), termination_condition=termination, max_turns=turns
         )
-    return BuiltTeam(
-        team=team, external=termination, models={name: chain[0] for name, chain in chains.items()}
-    )
+    models = {name: effective_spec(chain[0]) for name, chain in chains.items()}
+    return BuiltTeam(team=team, external=termination, models=models)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -11,22 +12,25 @@ from typing import TYPE_CHECKING, Any
 from botarmy_nb.errors import ConfigError, ModelSpecError
 
 if TYPE_CHECKING:
+    import httpx
     from autogen_core.models import ChatCompletionClient
 
     from botarmy_nb.models.spec import ModelSpec
 
 __all__ = [
     "AgentContext",
+    "BadReply",
     "Provider",
+    "check_http_reply",
     "check_provider",
     "create_client",
+    "effective_spec",
+    "key_variables",
     "known_providers",
     "register_provider",
 ]
 
 ENTRY_POINT_GROUP = "botarmy_nb.providers"
-# streamed OpenAI-style responses report usage only when asked (DESIGN §5)
-_OPENAI_STREAM = {"stream_options": {"include_usage": True}}
 # streamed OpenAI-style responses report usage only when asked (DESIGN §5)
 _OPENAI_STREAM = {"stream_options": {"include_usage": True}}
 _BASIC_INFO = {
@@ -65,6 +69,8 @@ class Provider:
     streams: bool = False
     stream_args: dict[str, Any] | None = None  # extra create args when streaming
     description: str = ""
+    base_url_variable: str | None = None  # where the SDK finds a base URL (OPENAI_BASE_URL)
+    default_base_url: str | None = None  # used when neither the spec nor the variable gives one
 
 
 _REGISTRY: dict[str, Provider] = {}
@@ -87,6 +93,83 @@ def known_providers() -> dict[str, Provider]:
     _load_builtin()
     _load_entry_points()
     return dict(_REGISTRY)
+
+
+def key_variables() -> list[str]:
+    """The key variables of every provider registered so far (for redaction)."""
+    names = (v for p in _REGISTRY.values() for v in (p.key_variable, p.optional_key_variable))
+    return [name for name in names if name]
+
+
+def _base_url(spec: ModelSpec) -> str | None:
+    """The URL a client for ``spec`` talks to, unless it is the provider's own default."""
+    from botarmy_nb.settings import provider_key
+
+    provider = known_providers().get(spec.provider)
+    if spec.base_url or provider is None or not provider.base_url_variable:
+        return spec.base_url
+    return provider_key(provider.base_url_variable)
+
+
+def effective_spec(spec: ModelSpec) -> ModelSpec:
+    """``spec`` with the base URL in force (e.g. from OPENAI_BASE_URL), credentials removed:
+    the label recorded with the run's messages and model calls. A provider's built-in
+    default URL is left out: ``openai:gpt-4o`` stays ``openai:gpt-4o`` unless
+    OPENAI_BASE_URL points elsewhere.
+    """
+    from botarmy_nb.models.spec import public_url
+
+    url = _base_url(spec)
+    return spec.model_copy(update={"base_url": public_url(url) if url else None})
+
+
+class BadReply(Exception):
+    """A 200 reply that is not what was asked: an HTML page, an error body, no answer.
+
+    Raised inside a provider call (the SDKs wrap it as a connection error); the resilient
+    client counts the attempt as failed, with this message as the reason.
+    """
+
+
+def _snippet(body: bytes) -> str:
+    text = " ".join(body.decode("utf-8", "replace").split())
+    return repr(text[:60] + ("…" if len(text) > 60 else ""))
+
+
+async def check_http_reply(response: httpx.Response) -> None:
+    """An httpx response hook: a 200 must be an event stream or a JSON model reply."""
+    if response.status_code != 200:
+        return  # the SDK turns other statuses into its own errors
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "text/event-stream":
+        return  # a stream is judged by the result it builds
+    body = await response.aread()
+    if not body.strip():
+        raise BadReply("HTTP 200 with an empty body")
+    if "json" not in ctype:
+        kind = ctype or "no content type"
+        raise BadReply(f"HTTP 200 with {kind}, not a model reply: {_snippet(body)}")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise BadReply(f"HTTP 200 with cut-off or invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadReply(f"HTTP 200 with JSON that is not a model reply: {_snippet(body)}")
+    if data.get("error"):
+        error = data["error"]
+        detail = error.get("message", error) if isinstance(error, dict) else error
+        raise BadReply(f"HTTP 200 carrying an error: {str(detail)[:200]}")
+    if "choices" in data and not data["choices"]:
+        raise BadReply("HTTP 200 with no choices")
+
+
+def _http_client(sdk: str) -> Any:
+    """The SDK's own default httpx client, with :func:`check_http_reply` on every response."""
+    if sdk == "anthropic":
+        from anthropic import DefaultAsyncHttpxClient
+    else:
+        from openai import DefaultAsyncHttpxClient
+    return DefaultAsyncHttpxClient(event_hooks={"response": [check_http_reply]})
 
 
 def check_provider(spec: ModelSpec) -> Provider:
@@ -149,12 +232,7 @@ def _replay(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
     return ReplayClient(spec.model, context.agent)
 
 
-def _openai_like(
-    spec: ModelSpec,
-    context: AgentContext,
-    *,
-    base_url: str | None = None,
-) -> ChatCompletionClient:
+def _openai_like(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
     from botarmy_nb.settings import get_settings
@@ -165,9 +243,12 @@ def _openai_like(
         # our ResilientClient retries and records every attempt; the SDK must not
         "max_retries": 0,
         "timeout": get_settings().model_timeout_s,
+        "http_client": _http_client("openai"),
     }
-    if spec.base_url or base_url:
-        kwargs["base_url"] = spec.base_url or base_url
+    # the URL we record is the URL we use: pass it rather than let the SDK read the env
+    url = _base_url(spec) or known_providers()[spec.provider].default_base_url
+    if url:
+        kwargs["base_url"] = url
     if spec.provider != "openai" or spec.base_url:
         kwargs["model_info"] = dict(_BASIC_INFO)
     return OpenAIChatCompletionClient(**kwargs)
@@ -184,9 +265,12 @@ def _anthropic(spec: ModelSpec, context: AgentContext) -> ChatCompletionClient:
         "max_retries": 0,
         "timeout": get_settings().model_timeout_s,
         "max_tokens": 4096,
+        "http_client": _http_client("anthropic"),
     }
+    url = _base_url(spec)
+    if url:
+        kwargs["base_url"] = url
     if spec.base_url:
-        kwargs["base_url"] = spec.base_url
         kwargs["model_info"] = dict(_BASIC_INFO)
     return AnthropicChatCompletionClient(**kwargs)
 
@@ -213,6 +297,7 @@ def _load_builtin() -> None:
             "openai",
             _openai_like,
             key_variable="OPENAI_API_KEY",
+            base_url_variable="OPENAI_BASE_URL",
             extra="openai",
             module="autogen_ext.models.openai",
             streams=True,
@@ -222,10 +307,9 @@ def _load_builtin() -> None:
     register_provider(
         Provider(
             "gemini",
-            functools.partial(
-                _openai_like, base_url="https://generativelanguage.googleapis.com/v1beta/openai/"
-            ),
+            _openai_like,
             key_variable="GEMINI_API_KEY",
+            default_base_url="https://generativelanguage.googleapis.com/v1beta/openai/",
             extra="gemini",
             module="autogen_ext.models.openai",
             streams=True,
@@ -251,6 +335,7 @@ def _load_builtin() -> None:
             "anthropic",
             _anthropic,
             key_variable="ANTHROPIC_API_KEY",
+            base_url_variable="ANTHROPIC_BASE_URL",
             extra="anthropic",
             module="autogen_ext.models.anthropic",
             streams=True,

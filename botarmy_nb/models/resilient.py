@@ -1,18 +1,20 @@
 """One agent's model: retries with backoff, per-call timeouts, fallback chains, metering.
 
-Every attempt becomes a ``model_call`` event (tokens from the provider's own usage,
-latency, time to first token when streaming, cost from the price table, and a status:
-``ok``, ``retry`` (failed, will be retried), ``fallback`` (failed, the next model of the
-chain takes over), ``error`` (the last model failed too) or ``cancelled``).
+Every attempt becomes a ``model_call`` event (tokens from the provider's own usage —
+``None`` when it gave none —, latency, time to first token when streaming, cost from the
+price table, and a status: ``ok``, ``retry`` (failed, will be retried), ``fallback``
+(failed, the next model of the chain takes over), ``error`` (the last model failed too)
+or ``cancelled``). A reply without an answer is a failed attempt, not an empty success.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +33,7 @@ from botarmy_nb.events import ModelCallEvent
 from botarmy_nb.log import get_logger, redact
 from botarmy_nb.models.cassette import CassetteRecorder, fingerprint
 from botarmy_nb.models.prices import PriceTable
-from botarmy_nb.models.registry import known_providers
+from botarmy_nb.models.registry import BadReply, effective_spec, known_providers
 from botarmy_nb.models.spec import ModelSpec
 
 __all__ = ["ResilientClient", "RetryPolicy", "classify"]
@@ -47,7 +49,7 @@ class RetryPolicy:
     retries: int = 3  # per model of the chain, after the first attempt
     base_delay_s: float = 0.5
     max_delay_s: float = 20.0
-    timeout_s: float = 120.0  # one call (streaming: the wait for each chunk)
+    timeout_s: float = 120.0  # one whole call, streamed or not
     jitter: float = 0.25
 
     @classmethod
@@ -80,10 +82,25 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+def _bad_reply(exc: BaseException) -> BadReply | None:
+    """Our reply check, raised inside an SDK that wrapped it (as a connection error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, BadReply):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def classify(exc: BaseException, timeout_s: float) -> tuple[bool, float | None, str]:
     """(retryable, retry-after seconds, a one-line reason without secrets) for an error."""
     if isinstance(exc, TimeoutError):
         return True, None, f"timed out after {timeout_s:g} s"
+    bad = _bad_reply(exc)
+    if bad is not None:  # perhaps a proxy's page or a hiccup: worth another try
+        return True, None, "malformed reply: " + redact(str(bad))
     status = getattr(exc, "status_code", None)
     message = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if isinstance(status, int):
@@ -94,6 +111,58 @@ def classify(exc: BaseException, timeout_s: float) -> tuple[bool, float | None, 
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
         return True, None, f"malformed response: {message}"
     return False, None, f"{name}: {message}"
+
+
+def _check_result(result: CreateResult) -> CreateResult:
+    """A result must hold an answer: text or tool calls (see :class:`BadReply`)."""
+    content = result.content
+    empty = not content.strip() if isinstance(content, str) else not content
+    if empty:
+        raise BadReply(f"no answer in the reply (finish reason: {result.finish_reason})")
+    return result
+
+
+def _known_usage(result: CreateResult) -> RequestUsage | None:
+    """The provider's usage, or None when it sent none (the SDKs then say 0 and 0)."""
+    usage = result.usage
+    if usage.prompt_tokens or usage.completion_tokens or result.cached:
+        return usage
+    return None
+
+
+@contextlib.contextmanager
+def _abortable(token: CancellationToken | None) -> Iterator[None]:
+    """While inside, a hard stop (``token.cancel()``) cancels the waiting task.
+
+    Any provider becomes abortable, linked to the token or not, without a task per call.
+    """
+    if token is None:
+        yield
+        return
+    task, loop = asyncio.current_task(), asyncio.get_running_loop()
+    inside = [True]
+
+    def stop() -> None:
+        if inside[0] and task is not None:
+            task.cancel()
+
+    def stop_threadsafe() -> None:  # cancel() may come from another thread
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(stop)
+
+    token.add_callback(stop_threadsafe)
+    try:
+        yield
+    finally:
+        inside[0] = False
+
+
+async def _close(stream: Any) -> None:
+    """Close a provider's stream (its HTTP response) whatever state it is in."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
 
 
 class ResilientClient(ChatCompletionClient):
@@ -115,6 +184,7 @@ class ResilientClient(ChatCompletionClient):
         if not chain:
             raise ValueError("a model chain needs at least one model")
         self._chain = list(chain)
+        self._labels = [effective_spec(spec) for spec, _ in self._chain]
         self._run_id, self._agent, self._emit = run_id, agent, emit
         self._policy, self._prices, self._recorder = policy, prices, recorder
 
@@ -137,23 +207,35 @@ class ResilientClient(ChatCompletionClient):
 
     def _report(
         self,
-        spec: ModelSpec,
+        index: int,
         started: float,
         status: str,
         *,
         result: CreateResult | None = None,
+        failure: BaseException | None = None,
         error: str | None = None,
         ttft: float | None = None,
     ) -> None:
-        usage = result.usage if result is not None else RequestUsage(0, 0)
-        cost = self._prices.cost(spec, usage.prompt_tokens, usage.completion_tokens)
+        spec, label = self._chain[index][0], self._labels[index]
+        usage: RequestUsage | None
+        if result is not None:
+            usage = _known_usage(result)
+        elif isinstance(getattr(failure, "status_code", None), int):
+            usage = RequestUsage(0, 0)  # refused with an HTTP error: nothing was generated
+        else:
+            usage = None  # timed out, garbled or stopped: tokens may have been counted
+        prompt = completion = cost = None
+        if usage is not None:
+            prompt, completion = usage.prompt_tokens, usage.completion_tokens
+            cost = self._prices.cost(spec, prompt, completion)
+        model = f"{label.model}@{label.base_url}" if label.base_url else label.model
         log.debug(
             "model call",
             agent=self._agent,
-            model=str(spec),
+            model=str(label),
             status=status,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
             error=error,
         )
         self._emit(
@@ -161,9 +243,9 @@ class ResilientClient(ChatCompletionClient):
                 run_id=self._run_id,
                 agent=self._agent,
                 provider=spec.provider,
-                model=spec.model,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
+                model=model,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
                 latency_s=time.perf_counter() - started,
                 ttft_s=ttft,
                 cost_usd=cost,
@@ -201,38 +283,33 @@ class ResilientClient(ChatCompletionClient):
             while True:
                 attempt += 1
                 started = time.perf_counter()
-                call = asyncio.ensure_future(
-                    asyncio.wait_for(
-                        client.create(
-                            messages,
-                            tools=tools,
-                            tool_choice=tool_choice,
-                            json_output=json_output,
-                            extra_create_args=extra_create_args,
-                            cancellation_token=cancellation_token,
-                        ),
-                        self._policy.timeout_s,
-                    )
-                )
-                if cancellation_token is not None:
-                    # any provider becomes abortable by a hard stop, linked or not
-                    cancellation_token.link_future(call)
                 try:
-                    result = await call
+                    with _abortable(cancellation_token):
+                        async with asyncio.timeout(self._policy.timeout_s):
+                            result = _check_result(
+                                await client.create(
+                                    messages,
+                                    tools=tools,
+                                    tool_choice=tool_choice,
+                                    json_output=json_output,
+                                    extra_create_args=extra_create_args,
+                                    cancellation_token=cancellation_token,
+                                )
+                            )
                 except asyncio.CancelledError:
-                    self._report(spec, started, "cancelled", error="cancelled")
+                    self._report(index, started, "cancelled", error="cancelled")
                     raise
                 except BotArmyError:
                     raise  # our own errors (e.g. a cassette miss) are not provider trouble
                 except Exception as exc:
                     status, delay, reason = self._outcome(index, attempt, exc)
-                    self._report(spec, started, status, error=reason)
+                    self._report(index, started, status, failure=exc, error=reason)
                     if status == "retry":
                         await asyncio.sleep(delay or 0.0)
                         continue
                     reasons.append(f"{spec}: {reason}")
                     break
-                self._report(spec, started, "ok", result=result)
+                self._report(index, started, "ok", result=result)
                 self._record(messages, tools, result, started)
                 return result
         raise self._give_up(reasons)
@@ -253,6 +330,8 @@ class ResilientClient(ChatCompletionClient):
             while True:
                 attempt += 1
                 started, ttft, yielded = time.perf_counter(), None, False
+                # the timeout bounds the whole call: chunks that keep coming do not extend it
+                deadline = asyncio.get_running_loop().time() + self._policy.timeout_s
                 provider = known_providers().get(spec.provider)
                 stream_args = (provider.stream_args if provider else None) or {}
                 stream = client.create_stream(
@@ -263,31 +342,35 @@ class ResilientClient(ChatCompletionClient):
                     extra_create_args={**stream_args, **extra_create_args},
                     cancellation_token=cancellation_token,
                 )
+                result: CreateResult | None = None
                 try:
-                    while True:
+                    while result is None:
                         try:
-                            item = await asyncio.wait_for(anext(stream), self._policy.timeout_s)
+                            with _abortable(cancellation_token):
+                                async with asyncio.timeout_at(deadline):
+                                    item = await anext(stream)
                         except StopAsyncIteration:
-                            break
+                            raise BadReply("the stream ended without a result") from None
                         if ttft is None:
                             ttft = time.perf_counter() - started
                         if isinstance(item, CreateResult):
-                            self._report(spec, started, "ok", result=item, ttft=ttft)
-                            self._record(messages, tools, item, started)
+                            result = _check_result(item)
+                        else:
+                            yielded = True
                             yield item
-                            return
-                        yielded = True
-                        yield item
                 except asyncio.CancelledError:
-                    self._report(spec, started, "cancelled", error="cancelled", ttft=ttft)
+                    await _close(stream)
+                    self._report(index, started, "cancelled", error="cancelled", ttft=ttft)
                     raise
                 except BotArmyError:
+                    await _close(stream)
                     raise
                 except Exception as exc:
+                    await _close(stream)
                     status, delay, reason = self._outcome(index, attempt, exc)
                     if yielded:  # text is already on screen: do not splice another answer in
                         status, delay = "error", None
-                    self._report(spec, started, status, error=reason, ttft=ttft)
+                    self._report(index, started, status, failure=exc, error=reason, ttft=ttft)
                     if status == "retry":
                         await asyncio.sleep(delay or 0.0)
                         continue
@@ -295,7 +378,11 @@ class ResilientClient(ChatCompletionClient):
                     if yielded:
                         raise self._give_up(reasons) from None
                     break
-                raise self._give_up([f"{spec}: the stream ended without a result"])
+                await _close(stream)
+                self._report(index, started, "ok", result=result, ttft=ttft)
+                self._record(messages, tools, result, started)
+                yield result
+                return
         raise self._give_up(reasons)
 
     async def close(self) -> None:

@@ -171,12 +171,15 @@ def model_calls_frame(store: SqlRunStore, run_ids: Sequence[str] | None = None) 
     frame = _typed(
         _fetch(store, sql),
         times=["created_at"],
-        ints=["seq", "prompt_tokens", "completion_tokens", "total_tokens"],
+        ints=["seq"],
         floats=["latency_s", "ttft_s", "cost_usd"],
         cats=["agent", "provider", "model", "status"],
         strs=["error"],
         bools=["cached"],
     )
+    for col in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        # nullable: a provider that sent no usage shows <NA>, never 0
+        frame[col] = frame[col].astype("Int64")
     return _in_run_order(store, frame)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fake_llm import FakeLLMServer
 
@@ -12,36 +12,7 @@ import botarmy_nb as ba
 from botarmy_nb import settings
 from botarmy_nb.errors import ConfigError, ModelSpecError
 
-TEAM = """
-name: duo
-type: round_robin
-agents:
-  - {name: writer, role: writer, system_message: Write the draft.}
-  - {name: critic, role: reviewer, system_message: Review the draft.}
-termination: {text: null, max_messages: 3}
-artifacts: [{name: draft.md, agent: writer}]
-"""
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(hang_s=2.0) as server:
-        yield server
-
-
-@pytest.fixture
-def team(tmp_path: Path) -> str:
-    path = tmp_path / "duo.yaml"
-    path.write_text(TEAM)
-    return str(path)
-
-
-@pytest.fixture(autouse=True)
-def keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-openai-000000000000")
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0000000000000")
-    monkeypatch.setenv("BOTARMY_MODEL_TIMEOUT_S", "0.5")
-    settings.reset_settings()
+pytestmark = pytest.mark.usefixtures("keys")
 
 
 def _statuses(run: ba.Run) -> list[str]:
@@ -116,7 +87,11 @@ def test_transient_faults_are_retried_and_recorded(
     assert run.status == "completed", run.record.error
     calls = run.model_calls
     assert _statuses(run) == ["retry", "ok", "ok"]
-    assert reason in calls.loc[0, "error"] and calls.loc[0, "completion_tokens"] == 0
+    assert reason in calls.loc[0, "error"]
+    # refused with an HTTP status: nothing generated; otherwise the provider may have
+    # counted tokens we never saw: unknown, not 0
+    tokens = calls.loc[0, "completion_tokens"]
+    assert tokens == 0 if fault.isdigit() else tokens is pd.NA
 
 
 def test_retry_after_is_respected(fake: FakeLLMServer, team: str) -> None:
