@@ -9,17 +9,36 @@ from typing import Any
 
 import structlog
 
-from botarmy_nb.settings import get_settings
+from botarmy_nb.settings import get_settings, secret_values
 
 __all__ = ["configure_logging", "get_logger", "redact"]
 
 _configured = False
-_SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|(?<=://)[^:/@\s]+:[^@\s]+(?=@))")
+_SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|(?<=//)[^:/@\s]+:[^@\s]+(?=@))")
+_QUERY_SECRET = re.compile(
+    r"([?&](?:api[_-]?key|key|token|access[_-]?token|secret|password|pwd|sig|signature)=)"
+    r"[^&#\s]+",
+    re.I,
+)
+
+
+def _key_variables() -> list[str]:
+    """The key variables of the providers registered so far (third parties' too)."""
+    from botarmy_nb.models.registry import key_variables
+
+    return key_variables()
 
 
 def redact(text: str) -> str:
-    """Hide API-key-looking tokens and URL passwords in a string."""
-    return _SECRET.sub("***", text)
+    """Hide every configured secret's value, key-looking tokens and URL credentials.
+
+    >>> redact("postgresql://me:hunter2@db/x?token=abc")
+    'postgresql://***@db/x?token=***'
+    """
+    for secret in secret_values(_key_variables()):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return _QUERY_SECRET.sub(r"\1***", _SECRET.sub("***", text))
 
 
 def _redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:

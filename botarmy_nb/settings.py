@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "provider_key", "reset_settings"]
+__all__ = ["Settings", "get_settings", "provider_key", "reset_settings", "secret_values"]
 
 
 class Settings(BaseSettings):
@@ -91,3 +94,49 @@ def provider_key(variable: str) -> str | None:
     if not value or set(value) == {"*"}:
         return None
     return value
+
+
+# the built-in providers' keys; registered providers add theirs (see secret_values)
+KEY_VARIABLES = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "OPENAI_COMPATIBLE_API_KEY",
+)
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD", re.I)
+_SHORTEST_SECRET = 4  # shorter values would blank out ordinary words, and guard nothing
+
+
+@functools.cache
+def _env_file_values(path: Path, mtime: float) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v}
+
+
+def _url_password(url: str | None) -> str | None:
+    try:
+        return urlsplit(url).password if url else None
+    except ValueError:  # an unparseable URL has no password we could find
+        return None
+
+
+def secret_values(variables: Iterable[str] = ()) -> list[str]:
+    """The value of every configured secret, longest first, so that text can be redacted.
+
+    Secrets: the provider keys (``KEY_VARIABLES`` and ``variables``) from the environment
+    or the BOTARMY_ENV_FILE, every key/token/secret/password entry of that file, and the
+    passwords in the database and Redis URLs. Read afresh on each call (notebooks set
+    keys at run time); the .env file is re-read only when it changes.
+    """
+    names = dict.fromkeys([*KEY_VARIABLES, *variables])
+    found = {os.environ.get(name) for name in names}
+    settings = get_settings()
+    env_file = settings.env_file.expanduser() if settings.env_file else None
+    if env_file is not None and env_file.is_file():
+        values = _env_file_values(env_file, env_file.stat().st_mtime)
+        found.update(v for k, v in values.items() if k in names or _SECRET_NAME.search(k))
+    found.add(_url_password(settings.database_url))
+    found.add(_url_password(settings.redis_url))
+    secrets = {v for v in found if v and len(v) >= _SHORTEST_SECRET and set(v) != {"*"}}
+    return sorted(secrets, key=len, reverse=True)
