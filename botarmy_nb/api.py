@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,9 @@ from botarmy_nb.handle import Run
 if TYPE_CHECKING:
     import pandas as pd
 
+    from botarmy_nb.engine.request import RunRequest
+    from botarmy_nb.store.base import RunStore
+
 __all__ = [
     "artifacts",
     "arun",
@@ -21,15 +25,16 @@ __all__ = [
     "last_run",
     "messages",
     "model_calls",
+    "prepare",
     "resume",
     "run",
     "runs",
+    "submit",
     "substitute",
 ]
 
 _last_run: Run | None = None
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
-EXECUTORS = ("local", "celery")
 
 
 def substitute(text: str, variables: Mapping[str, str], *, where: str) -> str:
@@ -43,19 +48,28 @@ def substitute(text: str, variables: Mapping[str, str], *, where: str) -> str:
     return _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), text)
 
 
-def _store(database_url: str | None = None):  # type: ignore[no-untyped-def]
-    from botarmy_nb.store.sql import open_store
+def _store(database_url: str | None = None) -> RunStore:
+    from botarmy_nb.store.base import open_store
 
     return open_store(database_url)
 
 
-def _executor():  # type: ignore[no-untyped-def]
-    from botarmy_nb.executors.local import get_local_executor
+@dataclass
+class PreparedRun:
+    """A validated run request, ready to register and submit (shared by the magics, the
+    CLI, the widgets and sweeps)."""
 
-    return get_local_executor()
+    request: RunRequest
+    name: str
+    executor: str
+    team: str | None = None
+    queue: str | None = None
+    priority: int | None = None
+    timeout_s: float | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
-def run(
+def prepare(
     task: str,
     *,
     team: str | None = None,
@@ -69,31 +83,30 @@ def run(
     max_turns: int | None = None,
     record: str | Path | None = None,
     replay: str | Path | None = None,
-) -> Run:
-    """Validate everything, register the run, start it in the background, return its handle.
-
-    >>> r = run("Write a haiku about tests", team="writers-room")  # doctest: +SKIP
-    >>> r.wait().messages  # doctest: +SKIP
-    """
-    global _last_run
+    queue: str | None = None,
+    priority: int | None = None,
+    timeout_s: float | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> PreparedRun:
+    """Validate everything about a run before anything is written; raise ConfigError
+    (naming the option at fault) otherwise."""
     from botarmy_nb.engine.build import resolve_agent_models
     from botarmy_nb.engine.request import RunRequest
+    from botarmy_nb.executors.base import get_executor
     from botarmy_nb.models.spec import parse_model_chain
     from botarmy_nb.settings import get_settings
     from botarmy_nb.specs.catalog import find_team
-    from botarmy_nb.store.records import NewRun
 
     if sum(x is not None for x in (team, workflow, template)) > 1:
         raise ConfigError("give one of --team, --workflow or --template")
-    executor = executor or "local"
-    if executor not in EXECUTORS:
-        raise ConfigError(f"executor {executor!r} is unknown; choose one of {', '.join(EXECUTORS)}")
-    if executor == "celery":
-        raise ConfigError("the celery executor is not available yet; use --executor local")
+    executor = executor or get_settings().executor
+    get_executor(executor)  # unknown or unavailable: say so now, never switch silently
     if not task or not task.strip():
         raise ConfigError("the task is empty: write it in the cell body or pass task=")
     if max_turns is not None and max_turns < 1:
         raise ConfigError(f"max_turns must be at least 1, not {max_turns}")
+    if timeout_s is not None and not timeout_s > 0:
+        raise ConfigError(f"timeout must be a positive number of seconds, not {timeout_s}")
     variables = {str(k): str(v) for k, v in (variables or {}).items()}
     if record and replay:
         raise ConfigError(
@@ -101,11 +114,11 @@ def run(
         )
     default_model = model or get_settings().default_model
     parse_model_chain(default_model, option="--model")
+    team_name = None
     if workflow or template:
         request, label = _bmad_request(
             task, workflow, template, default_model, dict(agent_models or {}), variables, replay
         )
-        team_name = None
     else:
         spec = find_team(team)
         if replay:  # every agent (and a selector) answers from the cassette
@@ -129,32 +142,65 @@ def run(
             max_turns=max_turns,
         )
         label, team_name = spec.name, spec.name
+        queue = queue or getattr(spec, "queue", None)
     if record:
         request.record_path = str(Path(record).expanduser().resolve())
+    return PreparedRun(
+        request=request,
+        name=name or label,
+        executor=executor,
+        team=team_name,
+        queue=queue,
+        priority=priority,
+        timeout_s=timeout_s,
+        tags={str(k): str(v) for k, v in (tags or {}).items()},
+    )
+
+
+def submit(prepared: PreparedRun) -> Run:
+    """Register a prepared run in the store and hand it to its executor."""
+    global _last_run
+    from botarmy_nb.executors.base import get_executor
+    from botarmy_nb.store.records import NewRun
+
     store = _store()
+    executor = get_executor(prepared.executor)
+    request = prepared.request
     run_id = uuid.uuid4().hex
-    started = store.started_fields(run_id)  # the local executor starts it right away
     store.create_run(
         NewRun(
-            status="running",
-            started_at=started["started_at"],
-            worker=started["worker"],
             id=run_id,
-            name=name or label,
+            name=prepared.name,
             task=request.task,
             model=request.default_model,
-            executor=executor,
-            team=team_name,
+            executor=executor.name,
+            team=prepared.team,
             workflow=request.workflow,
             template=request.template,
             spec=request.to_json(),
-            variables=variables,
+            variables=request.variables,
+            queue=prepared.queue,
+            priority=prepared.priority,
+            timeout_s=prepared.timeout_s,
+            tags=prepared.tags,
+            **executor.start_fields(),
         )
     )
-    local = _executor()
-    local.submit(run_id, store)
-    _last_run = Run(run_id, store, local)
+    executor.submit(run_id, store)
+    _last_run = Run(run_id, store)
     return _last_run
+
+
+def run(task: str, **options: Any) -> Run:
+    """Validate everything, register the run, start it in the background, return its handle.
+
+    Options are those of :func:`prepare` (team, workflow, template, model, agent_models,
+    variables, executor, name, max_turns, record, replay, queue, priority, timeout_s, tags).
+
+    >>> r = run("Write a haiku about tests", team="writers-room")  # doctest: +SKIP
+    >>> r.wait().messages  # doctest: +SKIP
+    """
+    return submit(prepare(task, **options))
 
 
 def _known_agents(overrides: Mapping[str, str], names: list[str]) -> None:
@@ -258,37 +304,60 @@ def _bmad_request(
     return request, label
 
 
-async def arun(task: str, **kwargs: Any) -> Run:
+async def arun(task: str, **options: Any) -> Run:
     """Like :func:`run`, awaiting the run's end without blocking the caller's event loop."""
     import asyncio
 
-    handle = run(task, **kwargs)
-    future = handle._executor.future(handle.id) if handle._executor else None
-    if future is not None:
-        await asyncio.wrap_future(future)
+    handle = run(task, **options)
+    await asyncio.get_running_loop().run_in_executor(None, handle.wait)
     return handle
 
 
-def resume(ref: str) -> Run:
-    """Resume a workflow run that crashed or failed, at the first step it did not finish.
+RESUMABLE = ("lost", "failed", "cancelled")
 
-    The steps it finished stay done (their documents come from the run's checkpoint).
+
+def resume(ref: str, *, executor: str | None = None) -> Run:
+    """Resume a run whose owner is gone (``lost``), or that failed or was cancelled.
+
+    A workflow run goes on at the first step it did not finish; a team run from its last
+    checkpoint. A run with a live owner anywhere is refused (RunBusyError), so a run is
+    never executed twice at once.
     """
     global _last_run
+    from botarmy_nb.engine.lease import process_owner
+    from botarmy_nb.errors import RunBusyError
+    from botarmy_nb.executors.base import get_executor
+
     store = _store()
-    record = store.get_run(ref)
+    record = store.get_run(ref)  # marks it lost if its owner stopped heart-beating
     if record.status == "completed":
-        raise ConfigError(f"run {record.short_id} already completed")
-    if not record.spec.get("workflow"):
-        raise ConfigError("only workflow runs resume at a step (team runs start over)")
-    local = _executor()
-    future = local.future(record.id)
-    if future is not None and not future.done():
-        raise ConfigError(f"run {record.short_id} is still running in this kernel")
-    store.update_run(record.id, status="queued", finished_at=None, error=None, stop_reason=None)
-    local.submit(record.id, store)
-    _last_run = Run(record.id, store, local)
+        raise ConfigError(
+            f"run {record.short_id} already completed (continue a team run with run.reply)"
+        )
+    if record.status in ("running", "queued"):
+        raise RunBusyError(
+            f"run {record.short_id} is {record.status} (owner {record.worker or 'a worker'}, "
+            f"last heard of at {record.heartbeat_at or record.created_at:%H:%M:%S} UTC): "
+            "wait for it or cancel it first"
+        )
+    chosen = get_executor(executor or record.executor)
+    if chosen.name == "local":
+        claimed = store.claim_run(
+            record.id, process_owner(), statuses=RESUMABLE, lease_s=store_lease_s()
+        )
+    else:
+        claimed = store.requeue_run(record.id, statuses=RESUMABLE, executor=chosen.name)
+    if claimed is None:
+        raise RunBusyError(f"run {record.short_id} was resumed by another process just now")
+    chosen.submit(record.id, store)
+    _last_run = Run(record.id, store)
     return _last_run
+
+
+def store_lease_s() -> float:
+    from botarmy_nb.settings import get_settings
+
+    return get_settings().lease_s
 
 
 def last_run() -> Run:
@@ -301,7 +370,7 @@ def get_run(ref: str) -> Run:
     """A run by id, id prefix or name, from any process that shares the database."""
     store = _store()
     record = store.get_run(ref)
-    return Run(record.id, store, _executor())
+    return Run(record.id, store)
 
 
 def _resolve_ids(run_ids: Sequence[str] | str | None) -> list[str] | None:

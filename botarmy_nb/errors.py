@@ -7,8 +7,10 @@ BotArmyError
 │   └── ModelSpecError   a model spec that does not parse or names an unknown provider
 ├── StoreError           the run store failed
 │   ├── DatabaseUnavailableError   the database URL cannot be reached (password hidden)
-│   └── SchemaMismatchError        the database schema is older/newer than this package
+│   ├── SchemaMismatchError        the database schema is older/newer than this package
+│   └── OwnershipLostError         this process no longer owns the run it was writing
 └── RunError             a run could not start, failed or timed out
+    ├── RunBusyError     the run has a live owner elsewhere (resume/continue refused)
     └── RunTimeoutError  Run.wait(timeout) ran out
 """
 
@@ -23,7 +25,9 @@ __all__ = [
     "DatabaseUnavailableError",
     "ModelSpecError",
     "NotFoundError",
+    "OwnershipLostError",
     "ProviderError",
+    "RunBusyError",
     "RunError",
     "RunTimeoutError",
     "SchemaMismatchError",
@@ -81,8 +85,16 @@ class SchemaMismatchError(StoreError):
     """The database schema is not the one this version expects (run ``botarmy-nb db upgrade``)."""
 
 
+class OwnershipLostError(StoreError):
+    """The run was marked lost or taken over by another process; this one must stop writing."""
+
+
 class RunError(BotArmyError):
     """A run could not start or ended in failure."""
+
+
+class RunBusyError(RunError):
+    """The run is executing in a live process; wait for it or cancel it first."""
 
 
 class RunTimeoutError(RunError, TimeoutError):

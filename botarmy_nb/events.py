@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter
 
 __all__ = [
+    "RUN_STATUSES",
+    "TERMINAL_STATUSES",
     "ArtifactEvent",
     "ChunkEvent",
     "ErrorEvent",
@@ -16,11 +18,9 @@ __all__ = [
     "HitlResponseEvent",
     "MessageEvent",
     "ModelCallEvent",
-    "RUN_STATUSES",
     "RunStatus",
     "StatusEvent",
     "StepEvent",
-    "TERMINAL_STATUSES",
     "ToolCallEvent",
     "parse_event",
     "utcnow",

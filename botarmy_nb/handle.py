@@ -11,13 +11,13 @@ from botarmy_nb.errors import BotArmyError, RunError, RunTimeoutError
 from botarmy_nb.events import TERMINAL_STATUSES, Event
 from botarmy_nb.render import summary, summary_html, summary_text
 from botarmy_nb.store.records import ArtifactRecord, RunRecord
-from botarmy_nb.store.sql import SqlRunStore
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from botarmy_nb.executors.bus import Subscription
+    from botarmy_nb.bus.base import LiveFeed, Subscription
     from botarmy_nb.executors.local import LocalExecutor
+    from botarmy_nb.store.base import RunStore
 
 __all__ = ["Run"]
 
@@ -25,16 +25,19 @@ __all__ = ["Run"]
 class Run:
     """A handle on one run, live or finished; cheap to create, reads the store on demand."""
 
-    def __init__(
-        self, run_id: str, store: SqlRunStore, executor: LocalExecutor | None = None
-    ) -> None:
+    def __init__(self, run_id: str, store: RunStore) -> None:
         self.id = run_id
         self._store = store
-        self._executor = executor
 
     def __repr__(self) -> str:
         r = self.record
         return f"<Run {r.name} {r.status} id={r.short_id}>"
+
+    @property
+    def _local(self) -> LocalExecutor:
+        from botarmy_nb.executors.local import get_local_executor
+
+        return get_local_executor()
 
     @property
     def record(self) -> RunRecord:
@@ -55,12 +58,14 @@ class Run:
     def wait(self, timeout: float | None = None) -> Run:
         """Block until the run ends (the run itself never blocks the kernel).
 
-        Raises RunTimeoutError if ``timeout`` seconds pass first (the run goes on), and the
-        run's own error if it could not be executed or recorded.
+        Returns once the run is completed, failed, cancelled or ``lost`` (its owner stopped
+        heart-beating; see ``ba.resume``). Raises RunTimeoutError if ``timeout`` seconds
+        pass first (the run goes on), and the store's error if the end of a run of this
+        process could not be recorded.
         """
         import concurrent.futures
 
-        future = self._executor.future(self.id) if self._executor else None
+        future = self._local.future(self.id)
         if future is not None:  # a run of this process: its future says when it ended
             try:
                 future.result(timeout=timeout)
@@ -76,18 +81,31 @@ class Run:
                 raise RunError(f"run {self.id[:8]} crashed: {exc}") from exc
             return self
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.done:  # a run of another process: follow the store
+        delay = 0.02
+        while not self.done:  # a run of another process: follow the store (and its lease)
             if deadline is not None and time.monotonic() > deadline:
                 raise RunTimeoutError(f"run {self.id[:8]} still {self.status} after {timeout} s")
-            time.sleep(0.05)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
         return self
 
     def cancel(self, *, grace_s: float = 5.0) -> str:
-        """Stop the run: gracefully after the current message, hard after ``grace_s``."""
-        if self._executor is not None and self._executor.cancel(self.id, grace_s=grace_s):
+        """Stop the run wherever it executes: gracefully after the current message, hard
+        after ``grace_s``. Returns the status it ended with (or still has, if its owner
+        did not answer within the grace periods)."""
+        if self._local.cancel(self.id, grace_s=grace_s):
             return self.status
+        record = self._store.request_cancel(self.id, "graceful")
+        if record.status not in ("running",):
+            return record.status
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and not self.done:
+            time.sleep(0.05)
         if not self.done:
-            self._store.mark_finished(self.id, "cancelled", stop_reason="cancelled by the user")
+            self._store.request_cancel(self.id, "hard")
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline and not self.done:
+                time.sleep(0.05)
         return self.status
 
     def subscribe(
@@ -95,11 +113,30 @@ class Run:
         callback: Callable[[Event], None],
         *,
         after_seq: int = 0,
-    ) -> Subscription | None:
-        """Live events of an active run of this process (None if it is not running here)."""
-        if self._executor is None:
-            return None
-        return self._executor.bus.subscribe(self.id, callback, after_seq=after_seq)
+    ) -> Subscription:
+        """Deliver the run's events to ``callback`` — its history from the store, then live
+        — in seq order, each once, on a thread of its own; also after the run ended."""
+        from botarmy_nb.bus.base import Subscription
+
+        return Subscription(
+            self._store, self.id, callback, feed=self._feed(), after_seq=after_seq
+        ).start()
+
+    def _feed(self) -> LiveFeed | None:
+        """A live feed from this process's bus, else Redis when configured, else none
+        (the subscription then follows the store)."""
+        from botarmy_nb.bus.local import local_bus
+
+        feed = local_bus().feed(self.id)
+        if feed is not None:
+            return feed
+        from botarmy_nb.settings import get_settings
+
+        if get_settings().redis_url:
+            from botarmy_nb.bus.redis import redis_bus
+
+            return redis_bus().feed(self.id)
+        return None
 
     # -- data -------------------------------------------------------------------------------
 
@@ -200,14 +237,22 @@ class Run:
 
     @property
     def usage(self) -> dict[str, Any]:
-        """Token, call and cost totals (cost NaN when a price is unknown)."""
+        """Token, call and cost totals. A total is None when any part of it is unknown (a
+        provider that sent no usage, a model with no price): never a partial sum."""
         calls = self.model_calls
+
+        def total(column: str, kind: type) -> Any:
+            values = calls[column]
+            if values.isna().any():
+                return None
+            return kind(values.sum()) if len(values) else kind(0)
+
         return {
             "model_calls": len(calls),
-            "prompt_tokens": int(calls["prompt_tokens"].sum()),
-            "completion_tokens": int(calls["completion_tokens"].sum()),
-            "total_tokens": int(calls["total_tokens"].sum()),
-            "cost_usd": float(calls["cost_usd"].sum(min_count=1)) if len(calls) else 0.0,
+            "prompt_tokens": total("prompt_tokens", int),
+            "completion_tokens": total("completion_tokens", int),
+            "total_tokens": total("total_tokens", int),
+            "cost_usd": total("cost_usd", float),
         }
 
     # -- display ----------------------------------------------------------------------------

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError
+
+from botarmy_nb.errors import ConfigError
 from botarmy_nb.specs.team import TeamSpec
 
-__all__ = ["RunRequest"]
+__all__ = ["REQUEST_VERSION", "RunRequest"]
+
+REQUEST_VERSION = 1  # bump when a stored request changes shape; workers refuse newer ones
 
 
 class RunRequest(BaseModel):
+    version: int = REQUEST_VERSION
     task: str
     team: TeamSpec | None = None  # a team run; or one of:
     workflow: str | None = None  # a BMAD-compatible workflow id
@@ -24,3 +30,17 @@ class RunRequest(BaseModel):
 
     def to_json(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> RunRequest:
+        """The request stored with a run, refused clearly if a newer botarmy-nb wrote it."""
+        version = data.get("version", 1)
+        if not isinstance(version, int) or version > REQUEST_VERSION:
+            raise ConfigError(
+                f"this run was prepared by a newer botarmy-nb (request version {version!r}, "
+                f"this one understands {REQUEST_VERSION}); upgrade the worker to run it"
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"the stored run request is not valid: {exc}") from None

@@ -1,62 +1,45 @@
-"""Execute one stored run: build its team, stream it, record events, artifacts, checkpoints."""
+"""Execute one claimed run: build its team, stream it, record events, artifacts, checkpoints.
+
+Every path out of :func:`execute_run` ends the run in the store, or — when the store
+cannot be written at all — stops renewing its lease, so the run is found ``lost``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 from autogen_agentchat.base import TaskResult
-from autogen_agentchat.messages import ModelClientStreamingChunkEvent
-from autogen_core import CancellationToken
+from autogen_agentchat.messages import ModelClientStreamingChunkEvent, TextMessage
 
 from botarmy_nb.engine.build import build_team, resolve_agent_models
+from botarmy_nb.engine.lease import RunControl, lease_keeper
 from botarmy_nb.engine.normalize import normalize
 from botarmy_nb.engine.recorder import Publish, RunRecorder
 from botarmy_nb.engine.request import RunRequest
-from botarmy_nb.engine.termination import RunTermination
 from botarmy_nb.engine.workflow import run_bmad
-from botarmy_nb.errors import BotArmyError
+from botarmy_nb.errors import BotArmyError, OwnershipLostError, StoreError
 from botarmy_nb.events import (
     ArtifactEvent,
     ChunkEvent,
     ErrorEvent,
+    Event,
     MessageEvent,
+    ModelCallEvent,
     StatusEvent,
+    utcnow,
 )
 from botarmy_nb.log import get_logger, redact
 from botarmy_nb.models.cassette import CassetteRecorder
-from botarmy_nb.store.sql import SqlRunStore
+from botarmy_nb.store.base import RunStore
 
-__all__ = ["RunControl", "execute_run"]
+__all__ = ["CHECKPOINT_VERSION", "RunControl", "execute_run"]
 
 log = get_logger("engine")
-
-
-@dataclass
-class RunControl:
-    """Handles a caller (another thread) uses to stop a run; filled in by the running coroutine."""
-
-    loop: asyncio.AbstractEventLoop | None = None
-    external: RunTermination | None = None
-    token: CancellationToken = field(default_factory=CancellationToken)
-    cancel_requested: bool = False
-
-    def request_stop(self) -> None:
-        """Graceful: the team stops after the current message."""
-        self.cancel_requested = True
-        if self.loop is not None and self.external is not None:
-            self.loop.call_soon_threadsafe(self.external.set)
-
-    def hard_stop(self) -> None:
-        """Abort the model call or tool in flight."""
-        self.cancel_requested = True
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.token.cancel)
+CHECKPOINT_VERSION = 1
 
 
 def _artifacts(
@@ -64,6 +47,7 @@ def _artifacts(
 ) -> list[ArtifactEvent]:
     said = [m for m in messages if m.kind in ("text", "thought", "stop") and m.agent != "user"]
     out: list[ArtifactEvent] = []
+    assert request.team is not None
     for spec in request.team.artifacts:
         chosen = [m for m in said if spec.agent is None or m.agent == spec.agent]
         if not chosen:
@@ -88,6 +72,29 @@ def _artifacts(
     return out
 
 
+class _CallOrder:
+    """Holds model-call events until the message they produced, so a run's seq follows
+    causality on every Python (the scheduler may let the stream yield a message after the
+    next agent's call has already finished)."""
+
+    def __init__(self, recorder: RunRecorder, speakers: set[str]) -> None:
+        self.recorder, self.speakers = recorder, speakers
+        self._held: list[ModelCallEvent] = []
+
+    def hold(self, event: ModelCallEvent) -> None:
+        self._held.append(event)
+
+    def release(self, agent: str | None = None) -> None:
+        """Emit the calls of ``agent`` and of non-speakers (a selector); all if None."""
+        keep: list[ModelCallEvent] = []
+        for event in self._held:
+            if agent is None or event.agent == agent or event.agent not in self.speakers:
+                self.recorder.emit(event)
+            else:
+                keep.append(event)
+        self._held = keep
+
+
 class _TeamRun:
     """The team part of a run: build the AutoGen team, stream it, record what it says."""
 
@@ -98,18 +105,20 @@ class _TeamRun:
         recorder: RunRecorder,
         publish: Publish,
         control: RunControl,
+        store: RunStore,
     ) -> None:
         self.run_id, self.request, self.recorder = run_id, request, recorder
-        self.publish, self.control = publish, control
+        self.publish, self.control, self.store = publish, control, store
         self.built: Any = None
+        assert request.team is not None
+        self.calls = _CallOrder(recorder, set(request.team.agent_names))
 
-    async def run(self, artifacts_dir: Path) -> str | None:
-        request, recorder, control, run_id = (
-            self.request,
-            self.recorder,
-            self.control,
-            self.run_id,
-        )
+    async def checkpoint(self) -> tuple[int, dict[str, Any]]:
+        state = dict(await self.built.team.save_state())
+        return self.recorder.seq, {"version": CHECKPOINT_VERSION, "team": state}
+
+    async def run(self, artifacts_dir: Path, *, resume_from: dict[str, Any] | None) -> str | None:
+        request, recorder, control, run_id = self.request, self.recorder, self.control, self.run_id
         assert request.team is not None
         chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
         cassette = CassetteRecorder(Path(request.record_path)) if request.record_path else None
@@ -117,7 +126,7 @@ class _TeamRun:
             request.team,
             run_id=run_id,
             chains=chains,
-            emit=recorder.emit,
+            emit=self.calls.hold,
             max_turns=request.max_turns,
             recorder=cassette,
         )
@@ -126,9 +135,24 @@ class _TeamRun:
             built.external.set()
         labels = {name: str(spec) for name, spec in built.models.items()}
         messages: list[MessageEvent] = []
+        task: str | None = request.task
+        if resume_from is not None:
+            await built.team.load_state(resume_from)
+            messages = [e for e in self.store.events(run_id) if isinstance(e, MessageEvent)]
+            task = None  # the team goes on from its saved state
+        else:
+            # the task is the first thing said, whatever the team does next
+            recorder.emit(MessageEvent(run_id=run_id, agent="user", kind="task", content=task))
+        skip_task = task is not None
         reason: str | None = None
-        last_checkpoint = time.monotonic()
-        stream = built.team.run_stream(task=request.task, cancellation_token=control.token)
+        # batches end at message boundaries, each with the team's state: a run resumed
+        # from its last checkpoint repeats nothing that was stored
+        recorder.autoflush = False
+        recorder.flush_interval_s = min(recorder.flush_interval_s, request.checkpoint_interval_s)
+        stream = built.team.run_stream(
+            task=TextMessage(content=task, source="user") if task is not None else None,
+            cancellation_token=control.token,
+        )
         # aclosing: if anything below raises, the team's stream is closed, not abandoned
         async with contextlib.aclosing(stream):
             async for item in stream:
@@ -138,18 +162,20 @@ class _TeamRun:
                 if isinstance(item, ModelClientStreamingChunkEvent):  # live only
                     self.publish(ChunkEvent(run_id=run_id, agent=item.source, content=item.content))
                     continue
+                if skip_task and item.source == "user" and isinstance(item, TextMessage):
+                    skip_task = False  # recorded above, before anything could race it
+                    continue
                 event = normalize(item, run_id=run_id, models=labels)
                 if event is None:
                     continue
+                self.calls.release(event.agent)
                 recorder.emit(event)
                 if isinstance(event, MessageEvent):
                     messages.append(event)
-                    if time.monotonic() - last_checkpoint >= request.checkpoint_interval_s:
-                        # at a message boundary, at most once per interval (AutoGen's
-                        # state of a running team is as consistent as that boundary)
-                        last_checkpoint = time.monotonic()
-                        state = dict(await built.team.save_state())
-                        recorder.flush(checkpoint=(recorder.seq, state))
+                    if recorder.due():
+                        recorder.flush(checkpoint=await self.checkpoint())
+        self.calls.release()
+        recorder.autoflush = True
         for artifact in _artifacts(request, messages, run_id, artifacts_dir):
             recorder.emit(artifact)
         if cassette is not None and not control.cancel_requested:
@@ -166,15 +192,31 @@ def _reason(exc: BaseException) -> str:
     return redact(text)
 
 
+def _resume_state(store: RunStore, run_id: str) -> dict[str, Any] | None:
+    checkpoint = store.latest_checkpoint(run_id)
+    if checkpoint is None or "team" not in checkpoint.state:
+        return None
+    version = checkpoint.state.get("version", 1)
+    if version > CHECKPOINT_VERSION:
+        raise BotArmyError(
+            f"run {run_id[:8]}: its checkpoint has version {version}, newer than this "
+            f"botarmy-nb understands ({CHECKPOINT_VERSION}); upgrade botarmy-nb to resume it"
+        )
+    return dict(checkpoint.state["team"])
+
+
 async def execute_run(
     run_id: str,
-    store: SqlRunStore,
+    store: RunStore,
     *,
     publish: Publish,
+    owner: str,
     control: RunControl | None = None,
     artifacts_dir: Path | None = None,
 ) -> str:
-    """Run a queued run to its end; returns the final status. Never raises for run failures."""
+    """Run a run this process has claimed (as ``owner``) to its end; returns the final
+    status. Never raises for run failures; raises the store's error if the end of the run
+    could not be recorded (the run is then found ``lost`` when its lease runs out)."""
     from botarmy_nb.settings import get_settings
 
     control = control or RunControl()
@@ -185,16 +227,28 @@ async def execute_run(
     except BotArmyError as exc:  # cannot even read the run: close the live view, report it
         publish(StatusEvent(run_id=run_id, status="failed", reason=str(exc)))
         raise
-    recorder = RunRecorder(store, run_id, publish, start_seq=record.last_seq)
+    recorder = RunRecorder(store, run_id, publish, owner=owner, start_seq=record.last_seq)
+    keeper = lease_keeper()
+    keeper.track(run_id, store, control)
     structlog.contextvars.bind_contextvars(run_id=run_id)
     status, reason, error = "completed", None, None
-    built = None
-    store_error: BotArmyError | None = None
+    team: _TeamRun | None = None
     try:
-        request = RunRequest.model_validate(record.spec)
-        recorder.emit(StatusEvent(run_id=run_id, status="running"))
-        if record.status == "queued":  # a queued run becomes visibly running at once
-            recorder.flush(run_update=store.started_fields(run_id))
+        request = RunRequest.from_stored(record.spec)
+        resumed = record.last_seq > 0
+        recorder.emit(
+            StatusEvent(
+                run_id=run_id,
+                status="running",
+                reason=(
+                    f"resumed after seq {record.last_seq} (attempt {record.attempts})"
+                    if resumed
+                    else None
+                ),
+                truncate_after=record.last_seq if resumed else None,
+            )
+        )
+        recorder.flush()
         if request.team is None:  # a BMAD-compatible workflow or template
             reason = await run_bmad(
                 run_id,
@@ -206,9 +260,9 @@ async def execute_run(
                 artifacts_dir=artifacts_dir,
             )
         else:
-            team = _TeamRun(run_id, request, recorder, publish, control)
-            reason = await team.run(artifacts_dir)
-            built = team.built
+            team = _TeamRun(run_id, request, recorder, publish, control, store)
+            state = _resume_state(store, run_id) if resumed else None
+            reason = await team.run(artifacts_dir, resume_from=state)
         if control.cancel_requested:
             status = "cancelled"
     except asyncio.CancelledError:
@@ -219,38 +273,81 @@ async def execute_run(
         status, error = "failed", _reason(exc)
         log.info("run failed", error=error, exc_info=True)
     finally:
-        if status != "completed":
-            control.token.cancel()  # nothing of the team may outlive the run
-        if error:
-            reason = error
-            recorder.emit(
-                ErrorEvent(run_id=run_id, error_type="RunError", message=error), autoflush=False
-            )
-        if status == "cancelled" and not reason:
-            reason = "cancelled by the user"
-        final = recorder.emit(
-            StatusEvent(run_id=run_id, status=status, reason=reason),
-            publish=False,
-            autoflush=False,
-        )
-        checkpoint = None
-        if built is not None and status == "completed":
-            try:
-                checkpoint = (recorder.seq, dict(await built.team.save_state()))
-            except Exception:
-                log.warning("final checkpoint failed", exc_info=True)
-        try:
-            recorder.flush(
-                run_update=store.finished_fields(run_id, status, stop_reason=reason, error=error),
-                checkpoint=checkpoint,
-            )
-        except BotArmyError as exc:  # the store itself failed: say so, but end the run
-            store_error = exc
-            final.status, final.reason = "failed", f"the run store failed: {exc}"
-            log.warning("could not record the end of the run", error=str(exc))
-        publish(final)  # viewers hear of the end only once the store has all of it
         structlog.contextvars.unbind_contextvars("run_id")
-    if store_error is not None:
-        raise store_error  # the caller's wait() reports it; the store could not
+    if control.ownership_lost:
+        status = "lost"
+    if status != "completed":
+        control.token.cancel()  # nothing of the team may outlive the run
+    try:
+        return await _finish(
+            store, recorder, team, status=status, reason=reason, error=error, publish=publish
+        )
+    finally:
+        keeper.untrack(run_id)
+
+
+async def _finish(
+    store: RunStore,
+    recorder: RunRecorder,
+    team: _TeamRun | None,
+    *,
+    status: str,
+    reason: str | None,
+    error: str | None,
+    publish: Publish,
+) -> str:
+    """Record the end of the run, then tell live viewers (only once the store has it)."""
+    run_id = recorder.run_id
+    if team is not None:
+        team.calls.release()  # calls whose message never came (a failed agent) still count
+    truncate: int | None = None
+    try:
+        await recorder.drain()
+    except OwnershipLostError:
+        status = "lost"
+    except BaseException as exc:
+        # an earlier batch could not be written: end the run right after what is stored
+        error = error or f"the run store failed: {exc}"
+        status, truncate = "failed", recorder.rewind()
+    if status == "lost":  # another process owns the run now: write nothing, say nothing
+        log.warning("run given up: another process owns it now")
+        return status
+    if error:
+        reason = error
+        recorder.emit(
+            ErrorEvent(run_id=run_id, error_type="RunError", message=error), autoflush=False
+        )
+    if status == "cancelled" and not reason:
+        reason = "cancelled by the user"
+    final: Event = recorder.emit(
+        StatusEvent(run_id=run_id, status=status, reason=reason, truncate_after=truncate),  # type: ignore[arg-type]
+        publish=False,
+        autoflush=False,
+    )
+    checkpoint = None
+    if team is not None and team.built is not None and status == "completed":
+        try:
+            checkpoint = await team.checkpoint()  # what `run.reply()` continues from
+        except Exception:
+            log.warning("final checkpoint failed", exc_info=True)
+    fields = {
+        "status": status,
+        "finished_at": utcnow(),
+        "stop_reason": reason,
+        "error": error,
+        "cancel_requested": None,
+    }
+    try:
+        recorder.flush(run_update=fields, checkpoint=checkpoint)
+        await recorder.drain()
+    except OwnershipLostError:
+        return "lost"
+    except BaseException as exc:  # the store itself failed: say so live; the lease ends it
+        assert isinstance(final, StatusEvent)
+        final.status, final.reason = "failed", f"the run store failed: {exc}"
+        publish(final)
+        log.warning("could not record the end of the run", error=str(exc))
+        raise StoreError(f"run {run_id[:8]}: could not record its end: {exc}") from exc
+    publish(final)  # viewers hear of the end only once the store has all of it
     log.info("run finished", status=status)
     return status

@@ -6,12 +6,16 @@ import asyncio
 import concurrent.futures
 import threading
 from dataclasses import dataclass
+from typing import Any
 
-from botarmy_nb.engine.runner import RunControl, execute_run
-from botarmy_nb.executors.bus import LocalEventBus
-from botarmy_nb.store.sql import SqlRunStore
+from botarmy_nb.bus.local import local_bus
+from botarmy_nb.engine.lease import RunControl, process_owner
+from botarmy_nb.engine.runner import execute_run
+from botarmy_nb.events import utcnow
+from botarmy_nb.executors.base import register_executor
+from botarmy_nb.store.base import RunStore
 
-__all__ = ["LocalExecutor", "get_local_executor"]
+__all__ = ["LocalExecutor", "get_local_executor", "live_publisher"]
 
 
 @dataclass
@@ -19,6 +23,25 @@ class _Active:
     future: concurrent.futures.Future[str]
     control: RunControl
     finished: threading.Event
+
+
+def live_publisher() -> Any:
+    """Publish to this process's bus, and to Redis too when one is configured, so other
+    kernels can watch a local run live."""
+    from botarmy_nb.settings import get_settings
+
+    local = local_bus()
+    if not get_settings().redis_url:
+        return local.publish
+    from botarmy_nb.bus.redis import redis_bus
+
+    remote = redis_bus()
+
+    def publish(event: Any) -> None:
+        local.publish(event)
+        remote.publish(event)
+
+    return publish
 
 
 class LocalExecutor:
@@ -31,7 +54,7 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self) -> None:
-        self.bus = LocalEventBus()
+        self.bus = local_bus()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -42,6 +65,22 @@ class LocalExecutor:
     def started(self) -> bool:
         """Whether the run thread is up (it starts with the first run)."""
         return self._thread is not None and self._thread.is_alive()
+
+    def start_fields(self) -> dict[str, Any]:
+        """A local run is owned by this process from the moment it is registered."""
+        from datetime import timedelta
+
+        from botarmy_nb.settings import get_settings
+
+        now = utcnow()
+        return {
+            "status": "running",
+            "worker": process_owner(),
+            "started_at": now,
+            "heartbeat_at": now,
+            "lease_expires_at": now + timedelta(seconds=get_settings().lease_s),
+            "attempts": 1,
+        }
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -60,16 +99,28 @@ class LocalExecutor:
                 self._loop = loop
             return self._loop
 
-    def submit(self, run_id: str, store: SqlRunStore) -> concurrent.futures.Future[str]:
-        """Start a queued run in the background; the future resolves to its final status."""
+    def is_running(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._active
+
+    def submit(self, run_id: str, store: RunStore) -> None:
+        """Start a run this process owns in the background."""
+        self.start(run_id, store)
+
+    def start(self, run_id: str, store: RunStore) -> concurrent.futures.Future[str]:
+        """:meth:`submit`, returning the future that resolves to the final status."""
         loop = self._ensure_loop()
         control = RunControl()
         finished = threading.Event()
         self.bus.open(run_id)
+        publish = live_publisher()
+        owner = process_owner()
 
         async def go() -> str:
             try:
-                return await execute_run(run_id, store, publish=self.bus.publish, control=control)
+                return await execute_run(
+                    run_id, store, publish=publish, owner=owner, control=control
+                )
             finally:
                 finished.set()
 
@@ -119,3 +170,6 @@ def get_local_executor() -> LocalExecutor:
         if _executor is None:
             _executor = LocalExecutor()
         return _executor
+
+
+register_executor("local", get_local_executor)

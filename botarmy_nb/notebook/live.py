@@ -43,10 +43,8 @@ class LiveView:
         self._subscription = None
 
     def start(self) -> LiveView:
-        """Subscribe to the run (replaying what already happened) or show its summary."""
+        """Subscribe to the run: its whole history from the store, then live events."""
         self._subscription = self.run.subscribe(self._on_event)
-        if self._subscription is None:
-            self._finish()
         return self
 
     def mimebundle(self) -> dict[str, Any]:

@@ -25,7 +25,14 @@ class NewRun(BaseModel):
     variables: dict[str, Any] = Field(default_factory=dict)
     status: str = "queued"
     started_at: datetime | None = None  # set when an executor starts the run on submission
-    worker: str | None = None
+    worker: str | None = None  # the owner: "host:pid:token" of the process executing it
+    heartbeat_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
+    queue: str | None = None
+    priority: int | None = None
+    timeout_s: float | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class RunRecord(NewRun):
@@ -33,7 +40,7 @@ class RunRecord(NewRun):
 
     created_at: datetime
     finished_at: datetime | None = None
-    heartbeat_at: datetime | None = None
+    cancel_requested: str | None = None
     stop_reason: str | None = None
     error: str | None = None
     last_seq: int = 0

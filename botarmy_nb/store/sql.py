@@ -1,39 +1,37 @@
-"""The SQLAlchemy run store: batched idempotent event writes, runs, artifacts, checkpoints."""
+"""The SQLAlchemy run store (SQLite, PostgreSQL): runs, batched idempotent event writes,
+leases that find dead owners, artifacts and checkpoints."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import re
-import socket
-import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic_core import to_json
-from sqlalchemy import Connection, Engine, case, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
-from botarmy_nb.errors import NotFoundError, StoreError
+from botarmy_nb.errors import NotFoundError, OwnershipLostError, StoreError
 from botarmy_nb.events import (
-    COLUMN_FIELDS,
-    KIND_FIELDS,
+    RUN_STATUSES,
     ArtifactEvent,
     Event,
     HitlRequestEvent,
     HitlResponseEvent,
     ModelCallEvent,
+    StatusEvent,
     parse_event,
     utcnow,
 )
+from botarmy_nb.store.base import LeaseState, close_stores, open_store, register_store
 from botarmy_nb.store.database import create_store_engine, safe_url
 from botarmy_nb.store.migrate import check_schema
+from botarmy_nb.store.pgcopy import COPY_MIN_ROWS, copy_events
 from botarmy_nb.store.records import ArtifactRecord, CheckpointRecord, NewRun, RunRecord
+from botarmy_nb.store.rows import artifact_row, aware, clean, event_row, model_call_row
 from botarmy_nb.store.schema import (
     ArtifactRow,
     CheckpointRow,
@@ -43,218 +41,338 @@ from botarmy_nb.store.schema import (
     RunRow,
 )
 
-__all__ = ["SqlRunStore", "open_store"]
+__all__ = ["SqlRunStore", "close_stores", "is_transient", "open_store"]
 
-_EVENT_COLUMNS = ("run_id", "seq", "type", "kind", "agent", "content", "payload", "created_at")
-_COPY_MIN_ROWS = 200  # below this, one multi-row INSERT beats COPY's extra round trips
 _RUN_ID = re.compile(r"^[0-9a-f]{1,32}$")
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+_RUNS = RunRow.__table__
+_DATES = ("created_at", "started_at", "finished_at", "heartbeat_at", "lease_expires_at")
 
 
 def _run_record(row: Any) -> RunRecord:
-    record = RunRecord.model_validate(dict(row) if hasattr(row, "keys") else row)
-    for field in ("created_at", "started_at", "finished_at", "heartbeat_at"):
-        setattr(record, field, _aware(getattr(record, field)))
-    return record
+    data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+    for key in _DATES:
+        data[key] = aware(data.get(key))
+    data["tags"] = data.get("tags") or {}
+    return RunRecord.model_validate(data)
 
 
-@functools.cache
-def _payload_keys(event_type: type) -> tuple[str, ...]:
-    """The fields of an event class that go into the payload JSON (not into columns)."""
-    return tuple(k for k in event_type.model_fields if k not in COLUMN_FIELDS and k != "content")
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
 
 
-def _event_row(event: Event) -> dict[str, Any]:
-    # Built from __dict__ rather than model_dump(): this is the hot path of every run.
-    fields = event.__dict__
-    event_type = fields["type"]
-    content = fields["message"] if event_type == "error" else fields.get("content")
-    kind = KIND_FIELDS.get(event_type)
-    return {
-        "run_id": fields["run_id"],
-        "seq": fields["seq"],
-        "type": event_type,
-        "kind": fields[kind] if kind else None,
-        "agent": fields["agent"],
-        "content": content,
-        "payload": {k: fields[k] for k in _payload_keys(type(event))},
-        "created_at": fields["created_at"],
-    }
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
 
 
-def _model_call_row(event: ModelCallEvent) -> dict[str, Any]:
-    return {
-        "run_id": event.run_id,
-        "seq": event.seq,
-        "agent": event.agent,
-        "provider": event.provider,
-        "model": event.model,
-        "prompt_tokens": event.prompt_tokens,
-        "completion_tokens": event.completion_tokens,
-        "latency_s": event.latency_s,
-        "ttft_s": event.ttft_s,
-        "cost_usd": event.cost_usd,
-        "status": event.status,
-        "error": event.error,
-        "cached": event.cached,
-        "created_at": event.created_at,
-    }
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error may pass if retried: a lock held by another writer, a
+    dropped or killed connection, a server restarting. Schema and data errors are not."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, StoreError):
+        return exc.__cause__ is not None and is_transient(exc.__cause__)
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if type(orig).__module__.startswith("sqlite3"):
+        return any(word in str(orig).lower() for word in _SQLITE_TRANSIENT)
+    code = getattr(orig, "sqlstate", None) or ""
+    return not code.startswith("42")  # 42xxx: syntax or undefined objects — a real bug
 
 
-def _artifact_row(event: ArtifactEvent) -> dict[str, Any]:
-    return {
-        "run_id": event.run_id,
-        "seq": event.seq,
-        "name": event.name,
-        "agent": event.agent,
-        "template": event.template,
-        "content": event.content,
-        "format": event.format,
-        "path": event.path,
-        "created_at": event.created_at,
-    }
-
-
-def run_update_id(run_update: dict[str, Any] | None, fallback: str | None) -> str:
-    run_id = (run_update or {}).get("id") or fallback
-    if run_id is None:
-        raise StoreError("a checkpoint needs a run id")
-    return str(run_id)
+def _expired(now: datetime, lease_s: float) -> Any:
+    """SQL: a running run whose lease ran out (or, for rows without one, whose last sign
+    of life is older than a lease)."""
+    last_seen = RunRow.heartbeat_at
+    return and_(
+        RunRow.status == "running",
+        or_(
+            RunRow.lease_expires_at < now,
+            and_(RunRow.lease_expires_at.is_(None), last_seen < now - timedelta(seconds=lease_s)),
+        ),
+    )
 
 
 class SqlRunStore:
     """The run store on SQLite or PostgreSQL; every method returns pydantic records."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, lease_s: float = 10.0) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.lease_s = lease_s
 
     @property
     def url(self) -> str:
         """The database URL with its password hidden."""
         return safe_url(self.engine.url)
 
-    @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: commit on success, roll back and wrap database errors otherwise."""
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except SQLAlchemyError as exc:
-            session.rollback()
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise StoreError(f"run store {self.url}: {reason}") from exc
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def close(self) -> None:
+        self.engine.dispose()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A Core connection in one transaction (the write path: no ORM unit of work)."""
+        """A Core connection in one transaction; database errors become StoreError."""
         try:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise StoreError(f"run store {self.url}: {reason}") from exc
+            raise StoreError(f"run store {self.url}: {_reason(exc)}") from exc
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads only (no commit round trip)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"run store {self.url}: {_reason(exc)}") from exc
+
+    def _insert(self, table: type[Any]) -> Any:
+        # Core inserts on the Table, not the ORM class: one executemany, not a row per call
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        return insert(table.__table__)
 
     # -- runs -------------------------------------------------------------------------------
 
     def create_run(self, new: NewRun) -> RunRecord:
         record = RunRecord(**new.model_dump(), created_at=utcnow(), last_seq=0)
+        row = record.model_dump(exclude={"duration_s"})
+        row.update(task=clean(row["task"]), name=clean(row["name"]), spec=clean(row["spec"]))
         with self.transaction() as conn:
-            conn.execute(RunRow.__table__.insert(), [record.model_dump(exclude={"duration_s"})])
+            conn.execute(_RUNS.insert(), [row])
         return record
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        with self.session() as s:
-            s.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
+        with self.transaction() as conn:
+            conn.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
 
-    @staticmethod
-    def started_fields(run_id: str) -> dict[str, Any]:
-        """The run fields that say a worker has started it (written with the first batch)."""
-        now = utcnow()
-        worker = f"{socket.gethostname()}:{os.getpid()}:{threading.get_native_id()}"
-        return {
-            "id": run_id,
-            "status": "running",
-            "started_at": now,
-            "heartbeat_at": now,
-            "worker": worker,
-        }
+    def _select_runs(self, conn: Connection, *where: Any, order: Any = None) -> list[RunRecord]:
+        query = select(_RUNS).where(*where)
+        if order is not None:
+            query = query.order_by(order)
+        return [_run_record(r) for r in conn.execute(query)]
 
-    @staticmethod
-    def finished_fields(
-        run_id: str, status: str, *, stop_reason: str | None = None, error: str | None = None
-    ) -> dict[str, Any]:
-        return {
-            "id": run_id,
-            "status": status,
-            "finished_at": utcnow(),
-            "stop_reason": stop_reason,
-            "error": error,
-        }
-
-    def mark_finished(
-        self, run_id: str, status: str, *, stop_reason: str | None = None, error: str | None = None
-    ) -> None:
-        """End a run that no worker is executing (e.g. cancelled before it started)."""
-        fields = self.finished_fields(run_id, status, stop_reason=stop_reason, error=error)
-        self.update_run(run_id, **{k: v for k, v in fields.items() if k != "id"})
+    def find_runs(self, ref: str) -> list[RunRecord]:
+        """Every run ``ref`` can mean: an exact id, else an id prefix, else a name."""
+        with self.reading() as conn:
+            if _RUN_ID.match(ref):
+                found = self._select_runs(conn, RunRow.id == ref)
+                if found:
+                    return found
+                found = self._select_runs(conn, RunRow.id.startswith(ref), order=RunRow.created_at)
+                if found:
+                    return found
+            return self._select_runs(conn, RunRow.name == ref, order=RunRow.created_at)
 
     def get_run(self, ref: str) -> RunRecord:
-        """A run by id, unique id prefix, or name (the newest run of that name)."""
-        with self.session() as s:
-            if len(ref) == 32 and _RUN_ID.match(ref):  # the common case: a full id, Core only
-                exact = (
-                    s.connection().execute(select(RunRow.__table__).where(RunRow.id == ref)).first()
-                )
-                if exact is not None:
-                    return _run_record(exact._mapping)
-            if _RUN_ID.match(ref):
-                rows = s.scalars(select(RunRow).where(RunRow.id.startswith(ref)).limit(2)).all()
-                if len(rows) == 1:
-                    return _run_record(rows[0])
-                if len(rows) > 1:
-                    raise NotFoundError(f"run id prefix '{ref}' is ambiguous: give more of it")
-            row = s.scalars(
-                select(RunRow).where(RunRow.name == ref).order_by(RunRow.created_at.desc())
-            ).first()
-            if row is None:
-                raise NotFoundError(f"no run '{ref}' in {self.url} (see `%botarmy runs`)")
-            return _run_record(row)
+        """A run by id, unique id prefix, or name (the newest run of that name). A running
+        run whose owner stopped heart-beating is marked ``lost`` on the way."""
+        found = self.find_runs(ref)
+        if not found:
+            raise NotFoundError(f"no run '{ref}' in {self.url} (see `%botarmy runs`)")
+        if len(found) > 1 and _RUN_ID.match(ref) and all(r.id.startswith(ref) for r in found):
+            raise NotFoundError(f"run id prefix '{ref}' is ambiguous: give more of it")
+        record = found[-1]
+        if (
+            record.status == "running"
+            and self._lease_expired(record)
+            and self.expire_leases(record.id)
+        ):
+            return self.find_runs(record.id)[0]
+        return record
+
+    def _lease_expired(self, record: RunRecord) -> bool:
+        now = utcnow()
+        if record.lease_expires_at is not None:
+            return record.lease_expires_at < now
+        seen = record.heartbeat_at or record.started_at or record.created_at
+        return seen < now - timedelta(seconds=self.lease_s)
 
     def runs_by_id(self, run_ids: Sequence[str]) -> list[RunRecord]:
         """The runs with these exact ids (any order)."""
         if not run_ids:
             return []
-        with self.session() as s:
-            rows = s.scalars(select(RunRow).where(RunRow.id.in_(list(run_ids)))).all()
-            return [_run_record(r) for r in rows]
+        with self.reading() as conn:
+            return self._select_runs(conn, RunRow.id.in_(list(run_ids)))
 
     def list_runs(
         self, *, status: str | None = None, name: str | None = None, limit: int | None = None
     ) -> list[RunRecord]:
-        query = select(RunRow).order_by(RunRow.created_at)
+        """Runs, oldest first (the newest ``limit`` when given); lost owners are found first."""
+        if status is not None and status not in RUN_STATUSES:
+            from botarmy_nb.errors import ConfigError
+
+            raise ConfigError(f"unknown status '{status}'; choose one of {', '.join(RUN_STATUSES)}")
+        self.expire_leases()
+        query = select(_RUNS).order_by(RunRow.created_at)
         if status:
             query = query.where(RunRow.status == status)
         if name:
             query = query.where(RunRow.name == name)
         if limit:
             query = query.order_by(None).order_by(RunRow.created_at.desc()).limit(limit)
-        with self.session() as s:
-            rows = [_run_record(r) for r in s.scalars(query)]
+        with self.reading() as conn:
+            rows = [_run_record(r) for r in conn.execute(query)]
         return sorted(rows, key=lambda r: r.created_at)
+
+    # -- lifecycle: claims, leases, cancels ---------------------------------------------------
+
+    def claim_run(
+        self, run_id: str, owner: str, *, statuses: Sequence[str], lease_s: float
+    ) -> RunRecord | None:
+        """Become the run's only owner if its status is one of ``statuses`` (or it is
+        ``running`` with an expired lease); None if another process holds it."""
+        now = utcnow()
+        allowed = or_(RunRow.status.in_(list(statuses)), _expired(now, self.lease_s))
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, allowed)
+                .values(
+                    status="running",
+                    worker=owner,
+                    started_at=func.coalesce(RunRow.started_at, now),
+                    heartbeat_at=now,
+                    lease_expires_at=now + timedelta(seconds=lease_s),
+                    finished_at=None,
+                    error=None,
+                    stop_reason=None,
+                    cancel_requested=None,
+                    attempts=RunRow.attempts + 1,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            found = self._select_runs(conn, RunRow.id == run_id)
+        return found[0]
+
+    def requeue_run(
+        self, run_id: str, *, statuses: Sequence[str], executor: str
+    ) -> RunRecord | None:
+        """Put a run nobody executes back in the queue for ``executor``'s workers (a resume,
+        or a lost run being recovered); None if another process holds it."""
+        now = utcnow()
+        allowed = or_(RunRow.status.in_(list(statuses)), _expired(now, self.lease_s))
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, allowed)
+                .values(
+                    status="queued",
+                    executor=executor,
+                    worker=None,
+                    lease_expires_at=None,
+                    finished_at=None,
+                    error=None,
+                    stop_reason=None,
+                    cancel_requested=None,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            return self._select_runs(conn, RunRow.id == run_id)[0]
+
+    def renew_leases(
+        self, owner: str, run_ids: Sequence[str], *, lease_s: float
+    ) -> list[LeaseState]:
+        """Extend the leases of the runs ``owner`` still holds; say which it no longer holds
+        and which were asked to stop."""
+        if not run_ids:
+            return []
+        now = utcnow()
+        ids = list(run_ids)
+        with self.transaction() as conn:
+            conn.execute(
+                update(RunRow)
+                .where(RunRow.id.in_(ids), RunRow.worker == owner, RunRow.status == "running")
+                .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_s))
+            )
+            rows = conn.execute(
+                select(RunRow.id, RunRow.worker, RunRow.status, RunRow.cancel_requested).where(
+                    RunRow.id.in_(ids)
+                )
+            ).all()
+        seen = {
+            r.id: LeaseState(r.id, r.worker == owner and r.status == "running", r.cancel_requested)
+            for r in rows
+        }
+        return [seen.get(i, LeaseState(i, False, None)) for i in ids]
+
+    def expire_leases(self, run_id: str | None = None) -> list[str]:
+        """Mark ``lost`` every running run (or just ``run_id``) whose owner stopped
+        heart-beating, each in one conditional transaction, with a ``lost`` status event
+        that tells viewers to drop anything they saw past the stored tail."""
+        now = utcnow()
+        where = [_expired(now, self.lease_s)]
+        if run_id is not None:
+            where.append(RunRow.id == run_id)
+        with self.reading() as conn:
+            candidates = self._select_runs(conn, *where)
+        marked = []
+        for record in candidates:
+            heard = record.heartbeat_at or record.started_at or record.created_at
+            reason = (
+                f"lost: its owner {record.worker or '?'} stopped heart-beating "
+                f"(last heard of at {heard:%Y-%m-%d %H:%M:%S} UTC); resume it with ba.resume"
+            )
+            seq = record.last_seq + 1
+            with self.transaction() as conn:
+                result = conn.execute(
+                    update(RunRow)
+                    .where(RunRow.id == record.id, RunRow.last_seq == record.last_seq, *where)
+                    .values(status="lost", finished_at=now, stop_reason=reason, last_seq=seq)
+                )
+                if result.rowcount != 1:
+                    continue  # its owner wrote meanwhile, or another reader marked it first
+                marker = StatusEvent(
+                    run_id=record.id,
+                    seq=seq,
+                    status="lost",
+                    reason=reason,
+                    truncate_after=record.last_seq,
+                )
+                conn.execute(self._insert(EventRow).on_conflict_do_nothing(), [event_row(marker)])
+            marked.append(record.id)
+        return marked
+
+    def request_cancel(self, run_id: str, mode: str) -> RunRecord:
+        """Ask the run's owner, wherever it is, to stop (``graceful`` or ``hard``); a run
+        nobody executes (queued, lost) is cancelled at once."""
+        now = utcnow()
+        with self.transaction() as conn:
+            conn.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.status.in_(["queued", "lost"]))
+                .values(
+                    status="cancelled",
+                    finished_at=now,
+                    stop_reason="cancelled by the user",
+                    cancel_requested=mode,
+                )
+            )
+            conn.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.status == "running")
+                .values(cancel_requested=mode)
+            )
+        return self.find_runs(run_id)[0]
+
+    def mark_finished(
+        self, run_id: str, status: str, *, stop_reason: str | None = None, error: str | None = None
+    ) -> bool:
+        """End a run that no process is executing (queued or lost); False if one is."""
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.status.in_(["queued", "lost"]))
+                .values(status=status, finished_at=utcnow(), stop_reason=stop_reason, error=error)
+            )
+        return result.rowcount == 1
 
     # -- events -----------------------------------------------------------------------------
 
@@ -262,200 +380,151 @@ class SqlRunStore:
         self,
         events: Sequence[Event],
         *,
+        run_id: str | None = None,
+        owner: str | None = None,
         run_update: dict[str, Any] | None = None,
         checkpoint: tuple[int, dict[str, Any]] | None = None,
     ) -> None:
         """Write a batch in one transaction; rows already stored (same run_id, seq) are kept.
 
         ``run_update`` (fields of the run) and ``checkpoint`` (seq, team state) ride in the
-        same transaction, so a run costs a handful of commits however it is batched.
+        same transaction. With ``owner``, the write is fenced: if that process no longer
+        owns the run (marked lost, taken over), nothing is written and OwnershipLostError
+        is raised.
         """
-        event_rows = [_event_row(e) for e in events]
-        calls = [_model_call_row(e) for e in events if isinstance(e, ModelCallEvent)]
-        artifacts = [_artifact_row(e) for e in events if isinstance(e, ArtifactEvent)]
-        last: dict[str, int] = {}
-        for e in events:
-            last[e.run_id] = max(last.get(e.run_id, 0), e.seq)
-        updates: dict[str, dict[str, Any]] = {
-            run_id: {
-                "last_seq": case((RunRow.last_seq < seq, seq), else_=RunRow.last_seq),
-                "heartbeat_at": utcnow(),
-            }
-            for run_id, seq in last.items()
-        }
-        if run_update:
-            fields = {k: v for k, v in run_update.items() if k != "id"}
-            updates.setdefault(run_update["id"], {}).update(fields)
+        run_id = run_id or (events[0].run_id if events else None)
+        if run_id is None:
+            raise StoreError("append_events needs a run id (no events to take it from)")
+        if any(e.run_id != run_id for e in events):
+            raise StoreError(f"a batch for run {run_id} holds another run's events")
+        event_rows = [event_row(e) for e in events]
+        calls = [model_call_row(e) for e in events if isinstance(e, ModelCallEvent)]
+        artifacts = [artifact_row(e) for e in events if isinstance(e, ArtifactEvent)]
+        now = utcnow()
+        values: dict[str, Any] = {"heartbeat_at": now}
+        if events:
+            top = max(e.seq for e in events)
+            values["last_seq"] = case((RunRow.last_seq < top, top), else_=RunRow.last_seq)
+        if owner is not None:
+            values["lease_expires_at"] = now + timedelta(seconds=self.lease_s)
+        values.update({k: clean(v) for k, v in (run_update or {}).items() if k != "id"})
+        fence = [RunRow.id == run_id]
+        if owner is not None:
+            fence += [RunRow.worker == owner, RunRow.status == "running"]
         with self.transaction() as conn:
-            # the run update goes first: it opens the transaction the COPY savepoint needs
-            for run_id, values in updates.items():
-                conn.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
-            if len(event_rows) >= _COPY_MIN_ROWS and self.dialect == "postgresql":
-                self._copy_events(conn, event_rows)
+            # the run update goes first: it fences the write and opens the transaction the
+            # COPY savepoint needs
+            result = conn.execute(update(RunRow).where(*fence).values(**values))
+            if owner is not None and result.rowcount != 1:
+                raise OwnershipLostError(
+                    f"run {run_id[:8]} is no longer owned by this process (marked lost or "
+                    "taken over elsewhere); stopping without writing"
+                )
+            if len(event_rows) >= COPY_MIN_ROWS and self.dialect == "postgresql":
+                copy_events(conn, event_rows)
             elif event_rows:
                 conn.execute(self._insert(EventRow).on_conflict_do_nothing(), event_rows)
-            for e in events:
-                if isinstance(e, HitlRequestEvent):
-                    conn.execute(
-                        self._insert(HitlRequestRow).on_conflict_do_nothing(),
-                        [
-                            {
-                                "id": e.request_id,
-                                "run_id": e.run_id,
-                                "seq": e.seq,
-                                "agent": e.agent,
-                                "prompt": e.prompt,
-                                "options": {"options": e.options},
-                                "status": "pending",
-                                "created_at": e.created_at,
-                            }
-                        ],
-                    )
-                elif isinstance(e, HitlResponseEvent):
-                    conn.execute(
-                        update(HitlRequestRow)
-                        .where(HitlRequestRow.id == e.request_id)
-                        .values(response=e.response, status="answered", answered_at=e.created_at)
-                    )
+            self._write_hitl(conn, events)
             for table, rows in ((ModelCallRow, calls), (ArtifactRow, artifacts)):
                 if rows:
                     conn.execute(self._insert(table).on_conflict_do_nothing(), rows)
             if checkpoint is not None:
                 seq, state = checkpoint
-                run_id = run_update_id(run_update, events[0].run_id if events else None)
                 conn.execute(
                     self._insert(CheckpointRow).on_conflict_do_nothing(),
-                    [{"run_id": run_id, "seq": seq, "state": state, "created_at": utcnow()}],
+                    [{"run_id": run_id, "seq": seq, "state": clean(state), "created_at": now}],
                 )
 
-    def _insert(self, table: type[Any]) -> Any:
-        # Core inserts on the Table, not the ORM class: one executemany, not a row per call
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        return insert(table.__table__)
-
-    @staticmethod
-    def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """PostgreSQL: COPY straight into events; if some rows exist already, COPY into a
-        staging table and move them with one idempotent INSERT … SELECT instead."""
-        import psycopg
-
-        fairy = conn.connection
-        raw = fairy.driver_connection
-        columns = ", ".join(_EVENT_COLUMNS)
-        for row in rows:
-            row["payload"] = to_json(row["payload"]).decode()
-        values = [[row[c] for c in _EVENT_COLUMNS] for row in rows]
-        try:
-            # raw.transaction() is a savepoint inside the session's transaction
-            with (
-                raw.transaction(),
-                raw.cursor() as cur,
-                cur.copy(f"COPY events ({columns}) FROM STDIN") as copy,
-            ):
-                for value in values:
-                    copy.write_row(value)
-            return
-        except psycopg.errors.UniqueViolation:
-            pass  # a retried batch: fall through to the idempotent path
-        with raw.cursor() as cur:
-            if not fairy.info.get("events_stage"):
-                cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS events_stage (LIKE events) "
-                    "ON COMMIT DELETE ROWS"
+    def _write_hitl(self, conn: Connection, events: Sequence[Event]) -> None:
+        for e in events:
+            if isinstance(e, HitlRequestEvent):
+                conn.execute(
+                    self._insert(HitlRequestRow).on_conflict_do_nothing(),
+                    [
+                        {
+                            "id": e.request_id,
+                            "run_id": e.run_id,
+                            "seq": e.seq,
+                            "agent": clean(e.agent),
+                            "prompt": clean(e.prompt),
+                            "options": {"options": clean(e.options)},
+                            "status": "pending",
+                            "created_at": e.created_at,
+                        }
+                    ],
                 )
-                fairy.info["events_stage"] = True
-            with cur.copy(f"COPY events_stage ({columns}) FROM STDIN") as copy:
-                for value in values:
-                    copy.write_row(value)
-            cur.execute(
-                f"INSERT INTO events ({columns}) SELECT {columns} FROM events_stage "
-                "ON CONFLICT DO NOTHING"
-            )
-            cur.execute("DELETE FROM events_stage")
+            elif isinstance(e, HitlResponseEvent):
+                conn.execute(
+                    update(HitlRequestRow)
+                    .where(HitlRequestRow.id == e.request_id)
+                    .values(response=clean(e.response), status="answered", answered_at=e.created_at)
+                )
 
     def events(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
         """The run's events with seq > after_seq, in order."""
-        with self.session() as s:
-            rows = (
-                s.execute(
-                    select(EventRow)
-                    .where(EventRow.run_id == run_id, EventRow.seq > after_seq)
-                    .order_by(EventRow.seq)
-                )
-                .scalars()
-                .all()
+        query = (
+            select(EventRow.__table__)
+            .where(EventRow.run_id == run_id, EventRow.seq > after_seq)
+            .order_by(EventRow.seq)
+        )
+        with self.reading() as conn:
+            rows = conn.execute(query).all()
+        out: list[Event] = []
+        for row in rows:
+            data = dict(row.payload)
+            data.update(
+                run_id=row.run_id,
+                seq=row.seq,
+                type=row.type,
+                agent=row.agent,
+                created_at=aware(row.created_at),
             )
-            out: list[Event] = []
-            for row in rows:
-                data = dict(row.payload)
-                data.update(
-                    run_id=row.run_id,
-                    seq=row.seq,
-                    type=row.type,
-                    agent=row.agent,
-                    created_at=_aware(row.created_at),
-                )
-                if row.content is not None:
-                    data.setdefault("content" if row.type != "error" else "message", row.content)
-                out.append(parse_event(data))
-            return out
+            if row.content is not None:
+                data.setdefault("content" if row.type != "error" else "message", row.content)
+            out.append(parse_event(data))
+        return out
 
     # -- artifacts and checkpoints ----------------------------------------------------------
 
     def artifacts(self, run_id: str) -> list[ArtifactRecord]:
-        with self.session() as s:
-            rows = s.scalars(
-                select(ArtifactRow).where(ArtifactRow.run_id == run_id).order_by(ArtifactRow.seq)
-            ).all()
-            records = [ArtifactRecord.model_validate(r) for r in rows]
+        query = select(ArtifactRow.__table__).where(ArtifactRow.run_id == run_id)
+        with self.reading() as conn:
+            rows = conn.execute(query.order_by(ArtifactRow.seq)).all()
+        records = [ArtifactRecord.model_validate(dict(r._mapping)) for r in rows]
         for record in records:
-            record.created_at = _aware(record.created_at)  # type: ignore[assignment]
+            record.created_at = aware(record.created_at)  # type: ignore[assignment]
         return records
 
     def save_checkpoint(self, run_id: str, seq: int, state: dict[str, Any]) -> None:
-        with self.session() as s:
-            s.connection().execute(
+        with self.transaction() as conn:
+            conn.execute(
                 self._insert(CheckpointRow).on_conflict_do_nothing(),
-                [{"run_id": run_id, "seq": seq, "state": state, "created_at": utcnow()}],
+                [{"run_id": run_id, "seq": seq, "state": clean(state), "created_at": utcnow()}],
             )
 
     def latest_checkpoint(self, run_id: str) -> CheckpointRecord | None:
-        with self.session() as s:
-            row = s.scalars(
-                select(CheckpointRow)
-                .where(CheckpointRow.run_id == run_id)
-                .order_by(CheckpointRow.seq.desc())
-            ).first()
-            return None if row is None else CheckpointRecord.model_validate(row)
+        query = (
+            select(CheckpointRow.__table__)
+            .where(CheckpointRow.run_id == run_id)
+            .order_by(CheckpointRow.seq.desc())
+            .limit(1)
+        )
+        with self.reading() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else CheckpointRecord.model_validate(dict(row._mapping))
 
 
-_stores: dict[str, SqlRunStore] = {}
-_stores_lock = threading.Lock()
-
-
-def open_store(url: str | None = None) -> SqlRunStore:
-    """The store for ``url`` (default: the settings' database), migrated on first use."""
+def _open(url: str, embedded: bool) -> SqlRunStore:
     from botarmy_nb.settings import get_settings
 
-    settings = get_settings()
-    url = url or settings.effective_database_url
-    embedded = url == settings.effective_database_url and settings.uses_embedded_database
-    with _stores_lock:
-        store = _stores.get(url)
-        if store is None:
-            engine = create_store_engine(url)
-            try:
-                check_schema(engine, auto_upgrade=embedded)
-            except BaseException:
-                engine.dispose()
-                raise
-            store = _stores[url] = SqlRunStore(engine)
-        return store
+    engine = create_store_engine(url)
+    try:
+        check_schema(engine, auto_upgrade=embedded)
+    except BaseException:
+        engine.dispose()
+        raise
+    return SqlRunStore(engine, lease_s=get_settings().lease_s)
 
 
-def close_stores() -> None:
-    """Dispose every open engine (tests, and before a fork)."""
-    with _stores_lock:
-        for store in _stores.values():
-            store.engine.dispose()
-        _stores.clear()
+register_store("sqlite", _open)
+register_store("postgresql", _open)

@@ -23,9 +23,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgres
 def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("cancel_requested", sa.String(length=16), nullable=True))
-        batch.add_column(
-            sa.Column("attempts", sa.Integer(), nullable=False, server_default="0")
-        )
+        batch.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("queue", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("priority", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("timeout_s", sa.Float(), nullable=True))

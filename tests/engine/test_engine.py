@@ -9,12 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from botarmy_nb.engine.lease import process_owner
 from botarmy_nb.engine.request import RunRequest
 from botarmy_nb.engine.runner import execute_run
 from botarmy_nb.events import ArtifactEvent, MessageEvent, ModelCallEvent, StatusEvent
 from botarmy_nb.specs.catalog import find_team
 from botarmy_nb.store.frames import model_calls_frame
 from botarmy_nb.store.records import NewRun
+
+
+def _claimed(store, run_id: str, publish) -> str:  # type: ignore[no-untyped-def]
+    """Claim a queued run for this process, as an executor does, and execute it."""
+    owner = process_owner()
+    assert store.claim_run(run_id, owner, statuses=["queued"], lease_s=30) is not None
+    return asyncio.run(execute_run(run_id, store, publish=publish, owner=owner))
 
 
 def _execute(store, team: str, task: str = "Plan a team wiki", **request):  # type: ignore[no-untyped-def]
@@ -25,7 +33,7 @@ def _execute(store, team: str, task: str = "Plan a team wiki", **request):  # ty
         NewRun(id=run_id, name=team, task=task, model="scripted", team=team, spec=req.to_json())
     )
     live: list = []
-    status = asyncio.run(execute_run(run_id, store, publish=live.append))
+    status = _claimed(store, run_id, live.append)
     return run_id, status, live
 
 
@@ -83,11 +91,13 @@ def test_checkpoints_are_saved_as_the_run_goes(store) -> None:  # type: ignore[n
 
     from botarmy_nb.store.schema import CheckpointRow
 
-    with store.session() as s:
-        seqs = list(s.scalars(select(CheckpointRow.seq).where(CheckpointRow.run_id == run_id)))
+    with store.reading() as conn:
+        query = select(CheckpointRow.seq).where(CheckpointRow.run_id == run_id)
+        seqs = list(conn.execute(query).scalars())
     assert len(seqs) >= 3  # several during the run plus the final one
     latest = store.latest_checkpoint(run_id)
-    assert set(latest.state["agent_states"]) >= {"analyst", "dev", "qa", "writer"}
+    assert latest.state["version"] == 1
+    assert set(latest.state["team"]["agent_states"]) >= {"analyst", "dev", "qa", "writer"}
 
 
 def test_max_turns_stops_the_team(store) -> None:  # type: ignore[no-untyped-def]
@@ -104,7 +114,7 @@ def test_a_failing_provider_fails_the_run_with_its_reason(store, slow_model: str
     req = RunRequest(task="x", team=spec, default_model="broken:scripted")
     broken = uuid.uuid4().hex
     store.create_run(NewRun(id=broken, name="b", task="x", model="broken", spec=req.to_json()))
-    assert asyncio.run(execute_run(broken, store, publish=lambda e: None)) == "failed"
+    assert _claimed(store, broken, lambda e: None) == "failed"
     record = store.get_run(broken)
     assert "provider said no (HTTP 503)" in record.error
     calls = model_calls_frame(store, [broken])

@@ -84,7 +84,7 @@ def test_frames_have_typed_columns(store) -> None:  # type: ignore[no-untyped-de
     assert messages["agent"].dtype == "category" and messages["type"].dtype == "category"
     assert list(messages["type"].unique()) == ["text"]
     calls = model_calls_frame(store, [run_id])
-    assert calls["prompt_tokens"].dtype == "int64" and calls["cost_usd"].isna().all()
+    assert calls["prompt_tokens"].dtype == "Int64" and calls["cost_usd"].isna().all()
     artifacts = artifacts_frame(store, [run_id])
     assert artifacts.loc[0, "name"] == "a.md" and artifacts.loc[0, "size"] == 3
 
