@@ -82,16 +82,29 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
-def _bad_reply(exc: BaseException) -> BadReply | None:
-    """Our reply check, raised inside an SDK that wrapped it (as a connection error)."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it (SDKs wrap transport errors and our reply check)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, BadReply):
-            return current
+        yield current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return None
+
+
+def _bad_reply(exc: BaseException) -> BadReply | None:
+    return next((e for e in _causes(exc) if isinstance(e, BadReply)), None)
+
+
+def _nothing_generated(exc: BaseException) -> bool:
+    """True when the provider surely produced no tokens: it refused the request with an
+    HTTP error, or the connection was never made."""
+    if isinstance(getattr(exc, "status_code", None), int):
+        return True
+    return any(
+        isinstance(e, ConnectionRefusedError) or type(e).__name__ == "ConnectError"
+        for e in _causes(exc)
+    )
 
 
 def classify(exc: BaseException, timeout_s: float) -> tuple[bool, float | None, str]:
@@ -220,8 +233,8 @@ class ResilientClient(ChatCompletionClient):
         usage: RequestUsage | None
         if result is not None:
             usage = _known_usage(result)
-        elif isinstance(getattr(failure, "status_code", None), int):
-            usage = RequestUsage(0, 0)  # refused with an HTTP error: nothing was generated
+        elif failure is not None and _nothing_generated(failure):
+            usage = RequestUsage(0, 0)
         else:
             usage = None  # timed out, garbled or stopped: tokens may have been counted
         prompt = completion = cost = None

@@ -94,6 +94,12 @@ def test_transient_faults_are_retried_and_recorded(
     assert tokens == 0 if fault.isdigit() else tokens is pd.NA
 
 
+def test_a_refused_connection_generated_nothing(team: str) -> None:
+    run = ba.run("Write", team=team, model="openai-compatible:m@http://127.0.0.1:1/v1").wait(30)
+    assert run.status == "failed"
+    assert (run.model_calls["completion_tokens"] == 0).all()
+
+
 def test_retry_after_is_respected(fake: FakeLLMServer, team: str) -> None:
     fake.fail("429")
     ba.run("Write", team=team, model=f"openai-compatible:m@{fake.url}").wait(30)
