@@ -26,20 +26,27 @@ class ModelSpec(BaseModel, frozen=True):
         return f"{text}@{self.base_url}" if self.base_url else text
 
 
-def shown(text: str) -> str:
-    """A spec as an error message may quote it: whatever its URL part could hide is masked.
+def _masked(url: str) -> str:
+    if "@" in url:  # user:password@host, in whatever form: keep only the host on
+        url = "***@" + url.rpartition("@")[2]
+    if "?" in url:
+        url = url.partition("?")[0] + "?***"
+    return url
+
+
+def shown(text: str, *, url: bool = False) -> str:
+    """A spec (or with ``url``, a base URL) as an error message may quote it: whatever
+    its URL part could hide is masked.
 
     >>> shown("openai:gpt@https://me:pw@host/v1?api_key=k")
     "'openai:gpt@***@host/v1?***'"
     """
     from botarmy_nb.log import redact
 
-    head, at, url = text.partition("@")
-    if "@" in url:  # user:password@host, in whatever form: keep only the host on
-        url = "***@" + url.rpartition("@")[2]
-    if "?" in url:
-        url = url.partition("?")[0] + "?***"
-    return repr(redact(head + at + url))
+    if url:
+        return repr(redact(_masked(text)))
+    head, at, rest = text.partition("@")
+    return repr(redact(head + at + _masked(rest)))
 
 
 def public_url(url: str) -> str:
@@ -70,7 +77,7 @@ def _check_url(url: str, option: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a bad port
         query = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
-        raise ModelSpecError(f"{where} {shown(url)} does not parse") from None
+        raise ModelSpecError(f"{where} {shown(url, url=True)} does not parse") from None
     if any(_SECRET_PARAM.search(name) for name, _ in query):
         raise ModelSpecError(
             f"{where} carries a credential in its query string; put the key in the "
@@ -78,7 +85,7 @@ def _check_url(url: str, option: str) -> None:
         )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ModelSpecError(
-            f"{where} {shown(url)} needs http:// or https:// and a host, "
+            f"{where} {shown(url, url=True)} needs http:// or https:// and a host, "
             "e.g. http://localhost:11434/v1"
         )
     if any(secret in url for secret in secret_values()):
