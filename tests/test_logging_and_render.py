@@ -65,6 +65,8 @@ def test_live_view_streams_escaped_messages(botarmy_home, slow_model) -> None:  
     run = ba.run("Summarise <b>this</b> & that", model=slow_model)
     view = LiveView(run).start()
     run.wait(30)
+    # a view updates on its subscription's thread: wait until that delivered the end
+    assert view._subscription is not None and view._subscription.join(30)
     body = view.body.value
     assert "&lt;b&gt;this&lt;/b&gt; &amp; that" in body and "<b>this</b>" not in body
     assert body.index("writer") < body.index("critic")
@@ -77,4 +79,5 @@ def test_live_view_of_a_finished_run_shows_its_summary(botarmy_home) -> None:  #
 
     run = ba.run("Quick").wait(30)
     view = LiveView(run).start()
+    assert view._subscription is not None and view._subscription.join(30)
     assert "completed" in view.header.value
