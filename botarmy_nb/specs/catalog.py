@@ -33,6 +33,14 @@ def _team_files() -> dict[str, Path]:
     return found
 
 
+def _is_file(path: Path) -> bool:
+    """False, not an exception, for names no file can have (NUL, too long, ~nobody)."""
+    try:
+        return path.expanduser().is_file()
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
 def list_teams() -> list[TeamSpec]:
     """Every team that `--team NAME` can find, validated."""
     return [load_team(path) for path in _team_files().values()]
@@ -41,11 +49,11 @@ def list_teams() -> list[TeamSpec]:
 def find_team(ref: str | None) -> TeamSpec:
     """A team by name (``writers-room``) or by YAML path; None gives the default team."""
     ref = ref or DEFAULT_TEAM
-    candidate = Path(ref).expanduser()
+    candidate = Path(ref)
     if candidate.suffix in (".yaml", ".yml") or "/" in ref:
-        if not candidate.is_file():
+        if not _is_file(candidate):
             raise NotFoundError(f"team file {ref} does not exist")
-        return load_team(candidate)
+        return load_team(candidate.expanduser())
     files = _team_files()
     if ref not in files:
         raise NotFoundError(f"unknown team '{ref}'" + did_you_mean(ref, files))

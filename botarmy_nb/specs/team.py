@@ -9,7 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from botarmy_nb.errors import did_you_mean
-from botarmy_nb.specs.yamlpos import LocatedYaml, load_yaml, raise_validation_error
+from botarmy_nb.specs.yamlpos import (
+    LocatedYaml,
+    load_yaml,
+    raise_validation_error,
+    relative_name_problem,
+)
 
 __all__ = [
     "AgentSpec",
@@ -73,8 +78,13 @@ class ArtifactSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _plain_file_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[\w][\w.\- ]*", value) or ".." in value:
-            raise ValueError(f"artifact name {value!r} must be a plain file name (no folders)")
+        # stored in a String(300) column and written under the run's folder
+        problem = relative_name_problem(value)
+        if problem or not re.fullmatch(r"[\w][\w.\- ]*", value) or ".." in value:
+            raise ValueError(
+                f"artifact name {value[:60]!r} must be a plain file name (no folders)"
+                + (f"; it {problem}" if problem else "")
+            )
         return value
 
 
@@ -108,7 +118,18 @@ def load_agent_library(path: Path) -> dict[str, tuple[dict[str, Any], LocatedYam
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise doc.error((), "an agent library must map agent names to agent fields")
-    return {str(k): ({"name": str(k), **(v or {})}, doc) for k, v in doc.data.items()}
+    library: dict[str, tuple[dict[str, Any], LocatedYaml]] = {}
+    for key, fields in doc.data.items():
+        if fields is not None and not isinstance(fields, dict):
+            raise doc.error(
+                (key,), f"agent '{key}' must be a mapping of agent fields, not {_kind(fields)}"
+            )
+        library[str(key)] = ({"name": str(key), **(fields or {})}, doc)
+    return library
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", dict: "a mapping", str: "text"}.get(type(value), type(value).__name__)
 
 
 def parse_team(doc: LocatedYaml, *, libraries: list[Path] = ()) -> TeamSpec:  # type: ignore[assignment]
@@ -120,8 +141,15 @@ def parse_team(doc: LocatedYaml, *, libraries: list[Path] = ()) -> TeamSpec:  # 
     library: dict[str, tuple[dict[str, Any], LocatedYaml]] = {}
     for lib in reversed(list(libraries)):
         library.update(load_agent_library(lib))
+    entries = data.get("agents") or []
+    if not isinstance(entries, list):
+        hint = f" (write agents: [{entries}])" if isinstance(entries, str) else ""
+        raise doc.error(
+            ("agents",),
+            f"agents must be a list of agent names or agent mappings, not {_kind(entries)}" + hint,
+        )
     agents: list[Any] = []
-    for i, entry in enumerate(data.get("agents") or []):
+    for i, entry in enumerate(entries):
         if isinstance(entry, str):
             if entry not in library:
                 raise doc.error(

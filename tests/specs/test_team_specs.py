@@ -94,3 +94,60 @@ def test_team_by_path_with_local_agent_library(tmp_path: Path) -> None:
     team = find_team(str(path))
     assert team.agent_names == ["poet", "critic"]
     assert team.agents[0].system_message == "Write verse."
+
+
+@pytest.mark.parametrize(
+    "agents, message",
+    [
+        ("5", "agents must be a list of agent names or agent mappings, not int"),
+        ("writer", "not text (write agents: [writer])"),
+        ("{writer: 1}", "not a mapping"),
+    ],
+)
+def test_agents_that_are_not_a_list(tmp_path: Path, agents: str, message: str) -> None:
+    path = _write(tmp_path, f"name: x\nagents: {agents}\n")
+    with pytest.raises(SpecError) as info:
+        load_team(path)
+    assert message in str(info.value) and "unknown agent 'w'" not in str(info.value)
+    assert info.value.line == 2 and info.value.field == "agents"
+
+
+def test_an_agent_library_entry_that_is_not_a_mapping(tmp_path: Path) -> None:
+    library = _write(tmp_path, "poet: [verse]\n", "agents.yaml")
+    path = _write(tmp_path, "name: x\nagents: [poet]\n")
+    with pytest.raises(SpecError) as info:
+        load_team(path)
+    assert info.value.file == str(library) and info.value.field == "poet"
+    assert "agent 'poet' must be a mapping of agent fields, not a list" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("x" * 300, "is 300 characters long (at most 200)"),
+        ("../up.md", "'..'"),
+        ("/etc/passwd", "relative path"),
+        ("docs\\\\..\\\\up.md", "'..'"),
+        ("sub/dir.md", "plain file name"),
+    ],
+)
+def test_unsafe_artifact_names_are_refused_at_load(tmp_path: Path, name: str, message: str) -> None:
+    path = _write(tmp_path, f'name: x\nagents: [writer]\nartifacts:\n  - name: "{name}"\n')
+    with pytest.raises(SpecError) as info:
+        load_team(path)
+    assert message in str(info.value)
+    assert info.value.line == 4 and info.value.field == "artifacts.0.name"
+
+
+def test_a_team_bomb_is_refused_by_the_error_not_by_time(tmp_path: Path) -> None:
+    from yaml_strategies import bomb
+
+    path = _write(tmp_path, "name: x\nagents: [writer]\n" + bomb(9, 9))
+    with pytest.raises(SpecError, match="aliases would add more than"):
+        load_team(path)
+
+
+@pytest.mark.parametrize("ref", ["~nobody-at-all/t.yaml", "x" * 5_000 + ".yaml", "a\x00.yaml"])
+def test_team_paths_no_file_can_have(ref: str) -> None:
+    with pytest.raises(NotFoundError, match="does not exist"):
+        find_team(ref)
