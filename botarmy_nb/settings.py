@@ -42,6 +42,29 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="How long a run retries a failing store write."
     )
     max_attempts: int = Field(default=3, ge=1, description="Executions of a run before it fails.")
+    # -- scale-out: Celery workers over Redis (BOTARMY_REDIS_URL) --------------------------
+    queue: str = Field(default="botarmy", description="The queue runs go to unless they name one.")
+    worker_concurrency: int = Field(
+        default=8, ge=1, description="Runs one worker executes at once (threads)."
+    )
+    visibility_timeout_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Broker redelivery of an unacknowledged task; longer than the longest run "
+        "(recovery comes from the lease, not from the broker).",
+    )
+    recovery_interval_s: float = Field(
+        default=5.0, gt=0, description="How often each worker looks for runs to recover."
+    )
+    cancel_grace_s: float = Field(
+        default=10.0, ge=0, description="From a graceful stop (timeout) to the hard stop."
+    )
+    stream_maxlen: int = Field(
+        default=10_000, ge=100, description="Live events kept per run stream in Redis (approx.)."
+    )
+    stream_ttl_s: float = Field(
+        default=3_600.0, gt=0, description="How long a run's Redis stream outlives its end."
+    )
     log_level: str = "WARNING"
     log_json: bool = False
     require_services: bool = False
