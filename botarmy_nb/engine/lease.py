@@ -101,7 +101,10 @@ class LeaseKeeper:
         while True:
             self._wake.wait(get_settings().heartbeat_s)
             self._wake.clear()
-            self.beat()
+            try:
+                self.beat()
+            except Exception:  # the keeper must outlive any one bad beat
+                log.warning("lease beat failed", exc_info=True)
 
     def beat(self) -> None:
         from botarmy_nb.settings import get_settings

@@ -223,7 +223,7 @@ async def execute_run(
     control.loop = asyncio.get_running_loop()
     artifacts_dir = artifacts_dir or get_settings().artifacts_dir
     try:
-        record = store.get_run(run_id)
+        record = store.get_run(run_id, expire=False)  # ours: claimed, its lease is ours
     except BotArmyError as exc:  # cannot even read the run: close the live view, report it
         publish(StatusEvent(run_id=run_id, status="failed", reason=str(exc)))
         raise

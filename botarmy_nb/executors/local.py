@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botarmy_nb.bus.local import local_bus
-from botarmy_nb.engine.lease import RunControl, process_owner
+from botarmy_nb.engine.lease import RunControl, lease_keeper, process_owner
 from botarmy_nb.engine.runner import execute_run
 from botarmy_nb.events import utcnow
 from botarmy_nb.executors.base import register_executor
@@ -115,6 +115,7 @@ class LocalExecutor:
         self.bus.open(run_id)
         publish = live_publisher()
         owner = process_owner()
+        lease_keeper().track(run_id, store, control)  # from now: the loop may start it late
 
         async def go() -> str:
             try:

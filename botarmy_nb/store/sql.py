@@ -169,9 +169,10 @@ class SqlRunStore:
                     return found
             return self._select_runs(conn, RunRow.name == ref, order=RunRow.created_at)
 
-    def get_run(self, ref: str) -> RunRecord:
+    def get_run(self, ref: str, *, expire: bool = True) -> RunRecord:
         """A run by id, unique id prefix, or name (the newest run of that name). A running
-        run whose owner stopped heart-beating is marked ``lost`` on the way."""
+        run whose owner stopped heart-beating is marked ``lost`` on the way (unless
+        ``expire`` is False: its owner reading its own run)."""
         found = self.find_runs(ref)
         if not found:
             raise NotFoundError(f"no run '{ref}' in {self.url} (see `%botarmy runs`)")
@@ -179,7 +180,8 @@ class SqlRunStore:
             raise NotFoundError(f"run id prefix '{ref}' is ambiguous: give more of it")
         record = found[-1]
         if (
-            record.status == "running"
+            expire
+            and record.status == "running"
             and self._lease_expired(record)
             and self.expire_leases(record.id)
         ):

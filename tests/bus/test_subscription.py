@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from botarmy_nb.bus.base import Subscription
 from botarmy_nb.bus.local import LocalEventBus
@@ -69,6 +70,9 @@ def test_a_marker_rewinds_what_a_viewer_saw_live(store) -> None:  # type: ignore
     sub = Subscription(store, run_id, seen.append, feed=bus.feed(run_id)).start()
     for seq in (1, 2, 3):  # 2 and 3 die with their process, never stored
         bus.publish(_message(run_id, seq))
+    deadline = time.monotonic() + 10
+    while len(seen) < 3 and time.monotonic() < deadline:  # the viewer saw them live
+        time.sleep(0.01)
     lost = StatusEvent(run_id=run_id, seq=2, status="lost", truncate_after=1)
     store.append_events([lost])
     bus.publish(lost)
