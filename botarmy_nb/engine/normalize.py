@@ -15,6 +15,7 @@ from autogen_agentchat.messages import (
 )
 
 from botarmy_nb.events import Event, MessageEvent, ToolCallEvent
+from botarmy_nb.text import storable
 
 __all__ = ["normalize"]
 
@@ -37,7 +38,7 @@ def normalize(
             run_id=run_id,
             agent=source,
             kind=kind,
-            content=message.to_text(),
+            content=storable(message.to_text()),
             model=models.get(source),
         )
     if isinstance(message, ThoughtEvent):
@@ -45,7 +46,7 @@ def normalize(
             run_id=run_id,
             agent=source,
             kind="thought",
-            content=message.content,
+            content=storable(message.content),
             model=models.get(source),
         )
     if isinstance(message, ToolCallRequestEvent):

@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botarmy_nb.events import COLUMN_FIELDS, KIND_FIELDS, ArtifactEvent, Event, ModelCallEvent
+from botarmy_nb.text import storable_tree as clean
 
 __all__ = ["artifact_row", "aware", "clean", "event_row", "model_call_row"]
-
-_REPLACEMENT = "\ufffd"
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -18,31 +17,6 @@ def aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _clean_text(text: str) -> str:
-    # PostgreSQL text and JSONB refuse NUL; no driver can encode a lone surrogate. A model
-    # reply may hold either: store U+FFFD instead of failing the run's final write.
-    if "\x00" in text:
-        text = text.replace("\x00", _REPLACEMENT)
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
-
-
-def clean(value: Any) -> Any:
-    """``value`` with every string made storable (nested lists and dicts too)."""
-    if isinstance(value, str):
-        return _clean_text(value)
-    if isinstance(value, dict):
-        return {clean(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
 
 
 @functools.cache
