@@ -63,6 +63,32 @@ def test_each_team_type_runs_to_completion(store, team: str, speakers: list[str]
     assert record.last_seq == len(events)
 
 
+@pytest.mark.parametrize("team", ["writers-room", "planning-room", "review-graph"])
+def test_seq_follows_causality(store, team: str) -> None:  # type: ignore[no-untyped-def]
+    """The task first; every model call before the message it produced (any Python)."""
+    run_id, _, _ = _execute(store, team)
+    events = store.events(run_id)
+    assert isinstance(events[1], MessageEvent) and events[1].kind == "task"
+    pending: dict[str, int] = {}
+    for event in events[2:]:
+        if isinstance(event, ModelCallEvent):
+            pending[event.agent] = pending.get(event.agent, 0) + 1
+        elif isinstance(event, MessageEvent) and event.kind in ("text", "thought", "stop"):
+            assert pending.pop(event.agent, 0) >= 1, f"{event.agent} spoke before its call"
+            pending.pop("selector", None)
+    assert not {a for a, n in pending.items() if n and a != "selector"}
+
+
+def test_a_failing_selector_still_leaves_the_task_in_the_transcript(store, slow_model: str) -> None:  # type: ignore[no-untyped-def]
+    spec = find_team("planning-room")
+    req = RunRequest(task="Plan it", team=spec, default_model="broken:scripted")
+    run_id = uuid.uuid4().hex
+    store.create_run(NewRun(id=run_id, name="s", task="Plan it", model="b", spec=req.to_json()))
+    assert _claimed(store, run_id, lambda e: None) == "failed"
+    messages = [e for e in store.events(run_id) if isinstance(e, MessageEvent)]
+    assert [(m.agent, m.kind, m.content) for m in messages] == [("user", "task", "Plan it")]
+
+
 def test_every_model_call_is_a_row_with_usage(store) -> None:  # type: ignore[no-untyped-def]
     run_id, _, _ = _execute(store, "planning-room")
     call_events = [e for e in store.events(run_id) if isinstance(e, ModelCallEvent)]
