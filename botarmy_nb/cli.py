@@ -1,7 +1,12 @@
-"""The ``botarmy-nb`` command line (click): demo, run, status, db upgrade."""
+"""The ``botarmy-nb`` command line (click): demo, run, status, db upgrade.
+
+Everything printed passes through ``terminal_safe``: model output, names from YAML files
+and error messages reach terminals and pipes without escape sequences.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from typing import Any
@@ -20,7 +25,16 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except BotArmyError as exc:
-            raise click.ClickException(str(exc)) from None
+            from botarmy_nb.render import terminal_safe
+
+            raise click.ClickException(terminal_safe(str(exc))) from None
+
+
+def _echo(text: str = "", file: Any = None) -> None:
+    """click.echo for text that may hold what a model, a YAML file or a server wrote."""
+    from botarmy_nb.render import terminal_safe  # lazily: --help stays instant
+
+    click.echo(terminal_safe(text), file=file)
 
 
 @click.group(cls=_Group)
@@ -30,23 +44,40 @@ def main() -> None:
 
 
 def _stream(handle: Any, out: Any) -> str:
-    """Print a run's events as they arrive; returns the final status."""
-    from botarmy_nb.events import TERMINAL_STATUSES, StatusEvent
-    from botarmy_nb.render import event_line
+    """Print a run's events as they arrive; returns the final status.
 
-    done = threading.Event()
+    If the reader goes away (``botarmy-nb run … | head``), the run is stopped as SIGPIPE
+    would stop a plain program, and BrokenPipeError is raised once it has ended.
+    """
+    from botarmy_nb.events import TERMINAL_STATUSES, StatusEvent
+    from botarmy_nb.render import event_line  # already terminal-safe
+
+    wake = threading.Event()
+    ended, gone = threading.Event(), threading.Event()
 
     def on_event(event: Any) -> None:
-        line = event_line(event)
-        if line:
-            click.echo(line, file=out)
-        if isinstance(event, StatusEvent) and event.status in TERMINAL_STATUSES:
-            done.set()
+        try:
+            line = event_line(event)
+            if line and not gone.is_set():
+                _echo(line, file=out)
+        except BrokenPipeError:
+            gone.set()
+            wake.set()
+        finally:  # whatever printing did, the end of the run must wake the command
+            if isinstance(event, StatusEvent) and event.status in TERMINAL_STATUSES:
+                ended.set()
+                wake.set()
 
     if handle.subscribe(on_event) is None:
-        done.set()
-    done.wait()
-    return handle.wait().status
+        ended.set()
+        wake.set()
+    wake.wait()
+    if gone.is_set() and not ended.is_set():
+        handle.cancel()  # nobody reads on: stop spending tokens
+    status = handle.wait().status
+    if gone.is_set():
+        raise BrokenPipeError("the reader of the output went away")
+    return str(status)
 
 
 def _run_and_report(
@@ -74,14 +105,20 @@ def _run_and_report(
         record=record,
         replay=replay,
     )
-    status = _stream(handle, sys.stdout)
-    click.echo("")
-    click.echo(handle.summary_text())
-    settings = get_settings()
-    click.echo("")
-    click.echo(f"run data:   {safe_url(settings.effective_database_url)} (run id {handle.id})")
-    click.echo(f"artifacts:  {settings.artifacts_dir / handle.id}")
-    click.echo(f"in Python:  import botarmy_nb as ba; ba.get_run('{handle.id[:8]}').messages")
+    try:
+        status = _stream(handle, sys.stdout)
+        _echo()
+        _echo(handle.summary_text())
+        settings = get_settings()
+        _echo()
+        _echo(f"run data:   {safe_url(settings.effective_database_url)} (run id {handle.id})")
+        _echo(f"artifacts:  {settings.artifacts_dir / handle.id}")
+        _echo(f"in Python:  import botarmy_nb as ba; ba.get_run('{handle.id[:8]}').messages")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the interpreter flushes stdout again on exit: point it at /dev/null first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
     if status != "completed":
         raise SystemExit(1)
 
@@ -144,7 +181,7 @@ def status() -> None:
 
     checks = collect_status()
     for check in checks:
-        click.echo(f"{'✔' if check.ok else '✘'} {check.name:<18} {check.detail}")
+        _echo(f"{'✔' if check.ok else '✘'} {check.name:<18} {check.detail}")
 
 
 @main.group()
@@ -165,6 +202,6 @@ def db_upgrade(url: str | None) -> None:
     try:
         before = current_revision(engine)
         upgrade(engine)
-        click.echo(f"{safe_url(url)}: schema {before or 'empty'} → {head_revision(engine)}")
+        _echo(f"{safe_url(url)}: schema {before or 'empty'} → {head_revision(engine)}")
     finally:
         engine.dispose()

