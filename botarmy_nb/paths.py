@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_NAME_CHARS",
+    "file_name_problem",
     "numbered_name",
     "safe_join",
     "safe_relative",
@@ -32,8 +33,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _problem(name: object) -> str | None:
-    """Why ``name`` cannot be a relative file name under a folder (None if it can)."""
+def file_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a relative file name under a folder (None if it can).
+
+    The one rule for names from YAML files and models; loaders can call it to report
+    a bad name with its line before anything runs.
+    """
     if not isinstance(name, str) or not name.strip():
         return "is empty"
     if len(name) > MAX_NAME_CHARS:
@@ -65,7 +70,7 @@ def safe_relative(name: str, *, what: str) -> PurePosixPath:
     Traceback (most recent call last):
     botarmy_nb.errors.ConfigError: artifact name '../x.md' contains a '..' component ...
     """
-    problem = _problem(name)
+    problem = file_name_problem(name)
     if problem is not None:
         raise ConfigError(f"{what} {_shown(name)} {problem}")
     return PurePosixPath(name)
@@ -147,7 +152,7 @@ def validate_bmad_paths(
 
 
 def _check_name(name: object, *, file: str, line: int | None, field: str) -> None:
-    problem = _problem(name)
+    problem = file_name_problem(name)
     if problem is not None:
         raise SpecError(f"file name {_shown(name)} {problem}", file=file, line=line, field=field)
 
