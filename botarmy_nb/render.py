@@ -86,7 +86,9 @@ def _what(record: RunRecord) -> str:
 def summary(record: RunRecord, events: Iterable[Event]) -> dict[str, Any]:
     """The facts a run summary shows, computed from its events."""
     per_agent: Counter[str] = Counter()
-    prompt = completion = calls = 0
+    calls = 0
+    prompt: int | None = 0
+    completion: int | None = 0
     artifacts: list[ArtifactEvent] = []
     models: set[str] = set()
     for e in events:
@@ -96,8 +98,13 @@ def summary(record: RunRecord, events: Iterable[Event]) -> dict[str, Any]:
                 models.add(e.model)
         elif isinstance(e, ModelCallEvent):
             calls += 1
-            prompt += e.prompt_tokens
-            completion += e.completion_tokens
+            # one unknown count makes the total unknown: never a partial sum shown as exact
+            prompt = None if prompt is None or e.prompt_tokens is None else prompt + e.prompt_tokens
+            completion = (
+                None
+                if completion is None or e.completion_tokens is None
+                else completion + e.completion_tokens
+            )
         elif isinstance(e, ArtifactEvent):
             artifacts.append(e)
     return {
@@ -111,6 +118,16 @@ def summary(record: RunRecord, events: Iterable[Event]) -> dict[str, Any]:
     }
 
 
+def _tokens(facts: dict[str, Any]) -> str:
+    prompt, completion = facts["prompt"], facts["completion"]
+    total = None if prompt is None or completion is None else prompt + completion
+
+    def shown(value: int | None) -> str:
+        return "unknown" if value is None else str(value)
+
+    return f"tokens {shown(total)} (prompt {shown(prompt)}, completion {shown(completion)})"
+
+
 def summary_text(facts: dict[str, Any]) -> str:
     r: RunRecord = facts["record"]
     duration = f"{r.duration_s:.2f} s" if r.duration_s is not None else "-"
@@ -118,8 +135,7 @@ def summary_text(facts: dict[str, Any]) -> str:
         f"botarmy run {r.name} · {r.status} · id {r.short_id}",
         f"{_what(r)} · model {', '.join(_label(m) for m in facts['models'])}",
         f"messages {sum(facts['per_agent'].values())} · model calls {facts['calls']} · "
-        f"tokens {facts['prompt'] + facts['completion']} (prompt {facts['prompt']}, "
-        f"completion {facts['completion']}) · {duration}",
+        f"{_tokens(facts)} · {duration}",
     ]
     for agent, count in facts["per_agent"].items():
         lines.append(f"  {agent:<12} {count} message{'s' if count != 1 else ''}")
@@ -136,9 +152,12 @@ def summary_text(facts: dict[str, Any]) -> str:
 def summary_html(facts: dict[str, Any]) -> str:
     esc = html.escape
     r: RunRecord = facts["record"]
-    color = {"completed": "#2ca02c", "failed": "#d62728", "cancelled": "#7f7f7f"}.get(
-        r.status, "#1f77b4"
-    )
+    color = {
+        "completed": "#2ca02c",
+        "failed": "#d62728",
+        "cancelled": "#7f7f7f",
+        "lost": "#ff7f0e",
+    }.get(r.status, "#1f77b4")
     rows = "".join(
         f"<tr><td>{esc(agent)}</td><td>{count}</td></tr>"
         for agent, count in facts["per_agent"].items()
@@ -155,8 +174,7 @@ def summary_html(facts: dict[str, Any]) -> str:
         f" · <code>{esc(r.short_id)}</code><br>"
         f"{esc(_what(r))} · model "
         f"{esc(', '.join(_label(m) for m in facts['models']))}<br>"
-        f"tokens {facts['prompt'] + facts['completion']} (prompt {facts['prompt']}, "
-        f"completion {facts['completion']}) · model calls {facts['calls']} · {duration}"
+        f"{_tokens(facts)} · model calls {facts['calls']} · {duration}"
         f"<table><tr><th>agent</th><th>messages</th></tr>{rows}</table>"
         + (f"artifacts:<ul>{arts}</ul>" if arts else "")
         + (f"<small>stop reason: {esc(r.stop_reason)}</small>" if r.stop_reason else "")
