@@ -231,8 +231,10 @@ def _bmad_request(
     from botarmy_nb.errors import NotFoundError, did_you_mean
     from botarmy_nb.models.registry import check_provider
     from botarmy_nb.models.spec import parse_model_chain
+    from botarmy_nb.paths import validate_bmad_paths
 
     core = load_bmad()
+    validate_bmad_paths(core, workflow=workflow, template=template)  # nothing escapes
     if workflow is not None:
         key = Path(workflow).stem
         if key not in core.workflows:

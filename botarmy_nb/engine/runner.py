@@ -34,6 +34,7 @@ from botarmy_nb.events import (
 )
 from botarmy_nb.log import get_logger, redact
 from botarmy_nb.models.cassette import CassetteRecorder
+from botarmy_nb.paths import safe_join
 from botarmy_nb.store.base import RunStore
 
 __all__ = ["CHECKPOINT_VERSION", "RunControl", "execute_run"]
@@ -56,7 +57,7 @@ def _artifacts(
         lines = content.rstrip().splitlines()
         if lines and lines[-1].strip() == request.team.termination.text:
             content = "\n".join(lines[:-1]).rstrip()  # the stop word is control, not content
-        path = artifacts_dir / run_id / spec.name
+        path = safe_join(artifacts_dir / run_id, spec.name, what=f"artifact '{spec.name}'")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content + "\n", encoding="utf-8")
         out.append(
