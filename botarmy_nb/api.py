@@ -87,6 +87,7 @@ def prepare(
     priority: int | None = None,
     timeout_s: float | None = None,
     tags: Mapping[str, str] | None = None,
+    hitl_timeout_s: float | None = None,
 ) -> PreparedRun:
     """Validate everything about a run before anything is written; raise ConfigError
     (naming the option at fault) otherwise."""
@@ -107,6 +108,10 @@ def prepare(
         raise ConfigError(f"max_turns must be at least 1, not {max_turns}")
     if timeout_s is not None and not timeout_s > 0:
         raise ConfigError(f"timeout must be a positive number of seconds, not {timeout_s}")
+    if hitl_timeout_s is not None and not hitl_timeout_s > 0:
+        raise ConfigError(
+            f"hitl_timeout_s must be a positive number of seconds, not {hitl_timeout_s}"
+        )
     variables = {str(k): str(v) for k, v in (variables or {}).items()}
     if record and replay:
         raise ConfigError(
@@ -145,6 +150,7 @@ def prepare(
         queue = queue or getattr(spec, "queue", None)
     if record:
         request.record_path = str(Path(record).expanduser().resolve())
+    request.hitl_timeout_s = hitl_timeout_s
     return PreparedRun(
         request=request,
         name=name or label,

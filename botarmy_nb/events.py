@@ -105,12 +105,14 @@ class HitlRequestEvent(_EventBase):
     request_id: str
     prompt: str
     options: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = None  # None: no human attached, answered by default at once
 
 
 class HitlResponseEvent(_EventBase):
     type: Literal["hitl_response"] = "hitl_response"
     request_id: str
     response: str
+    outcome: Literal["answered", "expired", "default"] = "answered"
 
 
 class ArtifactEvent(_EventBase):

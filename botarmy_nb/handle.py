@@ -108,6 +108,16 @@ class Run:
                 time.sleep(0.05)
         return self.status
 
+    def answer(self, request_id: str, text: str) -> None:
+        """Answer a question the run asked a human (``approve``, ``reject`` or changes),
+        from any process; the run goes on. Raises if it was already answered or expired."""
+        from botarmy_nb.errors import ConfigError
+
+        if not self._store.answer_hitl(request_id, text):
+            state = self._store.hitl_answer(request_id)
+            why = "does not exist" if state is None else f"is already {state[0]}"
+            raise ConfigError(f"question {request_id[:8]} of run {self.id[:8]} {why}")
+
     def subscribe(
         self,
         callback: Callable[[Event], None],

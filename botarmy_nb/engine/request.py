@@ -27,6 +27,9 @@ class RunRequest(BaseModel):
     max_turns: int | None = None
     record_path: str | None = None  # write the run's model calls to this cassette
     checkpoint_interval_s: float = 1.0  # at most one mid-run checkpoint per interval
+    # how long a question to a human waits for an answer; None: no human is attached and
+    # the run goes on with the default answer at once (scripts, CI, shared notebooks)
+    hitl_timeout_s: float | None = None
 
     def to_json(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)

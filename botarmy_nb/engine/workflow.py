@@ -12,7 +12,6 @@ Step boundaries are events, and a checkpoint after each step lets a run resume t
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +26,13 @@ from botarmy_nb.bmad.conditions import parse_condition
 from botarmy_nb.bmad.document import fill, render_document, repeat_scope, section_included
 from botarmy_nb.bmad.models import BmadCore, BmadTemplate, TemplateSection, WorkflowStep
 from botarmy_nb.engine.build import make_client
+from botarmy_nb.engine.human import ask_human
 from botarmy_nb.engine.normalize import normalize
 from botarmy_nb.engine.recorder import RunRecorder
 from botarmy_nb.events import (
     ArtifactEvent,
     ChunkEvent,
     Event,
-    HitlRequestEvent,
-    HitlResponseEvent,
     MessageEvent,
     StepEvent,
 )
@@ -72,6 +70,7 @@ class WorkflowExecution:
     artifacts_dir: Path
     cassette: CassetteRecorder | None = None
     should_stop: Any = None  # the run's control: its cancel_requested stops between turns
+    hitl_timeout_s: float | None = None  # None: no human attached (defaults recorded)
     documents: dict[str, str] = field(default_factory=dict)  # artifact name → Markdown
     done: list[int] = field(default_factory=list)  # finished step indices (for resume)
     _agents: dict[str, AssistantAgent] = field(default_factory=dict)
@@ -172,22 +171,27 @@ class WorkflowExecution:
         digits = "".join(ch for ch in answer if ch.isdigit())[:2]
         return max(1, min(int(digits) if digits else DEFAULT_REPEATS, MAX_REPEATS))
 
-    async def elicit(self, agent_id: str, title: str) -> None:
-        """An ``elicit: true`` section: ask the human; with none attached, record a default."""
-        request_id = uuid.uuid4().hex
-        self.recorder.emit(
-            HitlRequestEvent(
-                run_id=self.run_id,
-                agent=agent_id,
-                request_id=request_id,
-                prompt=f"Review the draft of '{title}': approve or suggest changes",
-                options=["approve", "revise"],
-            )
+    async def elicit(self, agent_id: str, title: str, draft: str) -> str:
+        """An ``elicit: true`` section: the human approves, rejects or amends the draft
+        (or, with none attached, the draft stands and that is recorded). Returns the
+        section as it stands after the answer."""
+        response, outcome = await ask_human(
+            self.recorder,
+            agent=agent_id,
+            prompt=f"Review the draft of '{title}': approve it, reject it, or write changes",
+            options=["approve", "reject"],
+            default=NO_HUMAN,
+            timeout_s=self.hitl_timeout_s,
+            control=self.should_stop,
         )
-        self.recorder.emit(
-            HitlResponseEvent(
-                run_id=self.run_id, agent="workflow", request_id=request_id, response=NO_HUMAN
-            )
+        answer = response.strip()
+        if outcome != "answered" or answer.lower() in ("approve", "approved", "ok", "yes", ""):
+            return draft
+        feedback = "Rewrite it from scratch." if answer.lower() == "reject" else answer
+        return await self.ask(
+            agent_id,
+            f"Project: {self.task}\nYour draft of the section '{title}':\n{draft}\n\n"
+            f"The reviewer answered: {feedback}\nWrite the revised section only.",
         )
 
     # -- documents ------------------------------------------------------------------------
@@ -277,9 +281,9 @@ class WorkflowExecution:
             drafts[key] = await self.ask(
                 owner, self._section_prompt(template, section, scope, required)
             )
-            self._so_far.append(f"{section.title}: {drafts[key]}")
             if section.elicit:
-                await self.elicit(owner, section.title or section.id)
+                drafts[key] = await self.elicit(owner, section.title or section.id, drafts[key])
+            self._so_far.append(f"{section.title}: {drafts[key]}")
         for child in section.sections:
             await self._draft(
                 template, child, f"{key}.{child.id}", scope, author, required, drafts, decisions
@@ -500,6 +504,7 @@ async def run_bmad(
         artifacts_dir=artifacts_dir,
         cassette=cassette,
         should_stop=control,
+        hitl_timeout_s=request.hitl_timeout_s,
     )
     checkpoint = store.latest_checkpoint(run_id)
     progress = (checkpoint.state.get("workflow") if checkpoint else None) or {}

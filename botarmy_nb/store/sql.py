@@ -452,6 +452,7 @@ class SqlRunStore:
                             "options": {"options": clean(e.options)},
                             "status": "pending",
                             "created_at": e.created_at,
+                            "expires_at": e.expires_at,
                         }
                     ],
                 )
@@ -459,7 +460,7 @@ class SqlRunStore:
                 conn.execute(
                     update(HitlRequestRow)
                     .where(HitlRequestRow.id == e.request_id)
-                    .values(response=clean(e.response), status="answered", answered_at=e.created_at)
+                    .values(response=clean(e.response), status=e.outcome, answered_at=e.created_at)
                 )
 
     def events(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
@@ -485,6 +486,38 @@ class SqlRunStore:
                 data.setdefault("content" if row.type != "error" else "message", row.content)
             out.append(parse_event(data))
         return out
+
+    # -- human in the loop ------------------------------------------------------------------
+
+    def answer_hitl(self, request_id: str, response: str) -> bool:
+        """Answer a pending question from any process; False if it was already answered,
+        expired, or does not exist."""
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(HitlRequestRow)
+                .where(HitlRequestRow.id == request_id, HitlRequestRow.status == "pending")
+                .values(response=clean(response), status="answered", answered_at=utcnow())
+            )
+        return result.rowcount == 1
+
+    def hitl_answer(self, request_id: str) -> tuple[str, str | None] | None:
+        """(status, response) of a question; None if it does not exist (yet)."""
+        query = select(HitlRequestRow.status, HitlRequestRow.response).where(
+            HitlRequestRow.id == request_id
+        )
+        with self.reading() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (row.status, row.response)
+
+    def expire_hitl(self, request_id: str, response: str) -> bool:
+        """Close a question nobody answered in time, recording what the run did instead."""
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(HitlRequestRow)
+                .where(HitlRequestRow.id == request_id, HitlRequestRow.status == "pending")
+                .values(response=clean(response), status="expired", answered_at=utcnow())
+            )
+        return result.rowcount == 1
 
     # -- artifacts and checkpoints ----------------------------------------------------------
 
