@@ -26,6 +26,7 @@ __all__ = [
     "messages",
     "model_calls",
     "prepare",
+    "reply",
     "resume",
     "run",
     "runs",
@@ -357,6 +358,48 @@ def resume(ref: str, *, executor: str | None = None) -> Run:
         claimed = store.requeue_run(record.id, statuses=RESUMABLE, executor=chosen.name)
     if claimed is None:
         raise RunBusyError(f"run {record.short_id} was resumed by another process just now")
+    chosen.submit(record.id, store)
+    _last_run = Run(record.id, store)
+    return _last_run
+
+
+def reply(ref: str, message: str, *, executor: str | None = None) -> Run:
+    """Continue a finished team run with a new message (``run.reply`` / ``%%botarmy
+    --continue RUN``): the team goes on from its final state, under the same run id."""
+    global _last_run
+    from botarmy_nb.engine.lease import process_owner
+    from botarmy_nb.engine.request import RunRequest
+    from botarmy_nb.errors import RunBusyError
+    from botarmy_nb.executors.base import get_executor
+
+    if not message or not message.strip():
+        raise ConfigError("the reply is empty: write the message to continue the run with")
+    store = _store()
+    record = store.get_run(ref)
+    if record.status in ("running", "queued"):
+        raise RunBusyError(f"run {record.short_id} is still {record.status}: wait for it first")
+    request = RunRequest.from_stored(record.spec)
+    if request.team is None:
+        raise ConfigError(
+            f"run {record.short_id} is a workflow run; only team runs continue with a reply"
+        )
+    checkpoint = store.latest_checkpoint(record.id)
+    if checkpoint is None or "team" not in checkpoint.state:
+        raise ConfigError(f"run {record.short_id} has no saved team state to continue from")
+    request.followups.append(message.strip())
+    chosen = get_executor(executor or record.executor)
+    ended = ("completed", "failed", "cancelled", "lost")
+    if chosen.name == "local":
+        claimed = store.claim_run(
+            record.id, process_owner(), statuses=ended, lease_s=store_lease_s()
+        )
+        if claimed is not None:
+            store.update_run(record.id, spec=request.to_json())
+    else:
+        store.update_run(record.id, spec=request.to_json())
+        claimed = store.requeue_run(record.id, statuses=ended, executor=chosen.name)
+    if claimed is None:
+        raise RunBusyError(f"run {record.short_id} was taken by another process just now")
     chosen.submit(record.id, store)
     _last_run = Run(record.id, store)
     return _last_run

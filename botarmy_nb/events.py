@@ -45,7 +45,8 @@ class _EventBase(BaseModel):
 
 class StatusEvent(_EventBase):
     type: Literal["status"] = "status"
-    status: RunStatus
+    # a run status, or ``continued``: a finished team run goes on with a new message
+    status: RunStatus | Literal["continued"]
     reason: str | None = None
     # Set when a run is marked lost or resumed: a viewer drops events it saw with a higher
     # seq than this (they were published live by a process that died before storing them).

@@ -108,6 +108,13 @@ class Run:
                 time.sleep(0.05)
         return self.status
 
+    def reply(self, message: str) -> Run:
+        """Continue this finished team run with a new message; returns this handle."""
+        from botarmy_nb.api import reply
+
+        reply(self.id, message)
+        return self
+
     def answer(self, request_id: str, text: str) -> None:
         """Answer a question the run asked a human (``approve``, ``reject`` or changes),
         from any process; the run goes on. Raises if it was already answered or expired."""

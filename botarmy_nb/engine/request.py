@@ -30,6 +30,7 @@ class RunRequest(BaseModel):
     # how long a question to a human waits for an answer; None: no human is attached and
     # the run goes on with the default answer at once (scripts, CI, shared notebooks)
     hitl_timeout_s: float | None = None
+    followups: list[str] = Field(default_factory=list)  # messages that continued the run
 
     def to_json(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)

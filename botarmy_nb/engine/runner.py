@@ -118,7 +118,13 @@ class _TeamRun:
         state = dict(await self.built.team.save_state())
         return self.recorder.seq, {"version": CHECKPOINT_VERSION, "team": state}
 
-    async def run(self, artifacts_dir: Path, *, resume_from: dict[str, Any] | None) -> str | None:
+    async def run(
+        self,
+        artifacts_dir: Path,
+        *,
+        resume_from: dict[str, Any] | None,
+        followup: str | None = None,
+    ) -> str | None:
         request, recorder, control, run_id = self.request, self.recorder, self.control, self.run_id
         assert request.team is not None
         chains = resolve_agent_models(request.team, request.default_model, request.agent_models)
@@ -140,10 +146,11 @@ class _TeamRun:
         if resume_from is not None:
             await built.team.load_state(resume_from)
             messages = [e for e in self.store.events(run_id) if isinstance(e, MessageEvent)]
-            task = None  # the team goes on from its saved state
-        else:
-            # the task is the first thing said, whatever the team does next
-            recorder.emit(MessageEvent(run_id=run_id, agent="user", kind="task", content=task))
+            task = followup  # None: the team goes on from its saved state
+        if task is not None:
+            # the task (or the follow-up) is the first thing said, whatever the team does next
+            kind = "feedback" if followup is not None else "task"
+            recorder.emit(MessageEvent(run_id=run_id, agent="user", kind=kind, content=task))
         skip_task = task is not None
         reason: str | None = None
         # batches end at message boundaries, each with the team's state: a run resumed
@@ -191,6 +198,15 @@ def _reason(exc: BaseException) -> str:
     if not isinstance(exc, RuntimeError) or not text.split(":", 1)[0].isidentifier():
         text = f"{type(exc).__name__}: {text}"
     return redact(text)
+
+
+def _pending_followup(store: RunStore, run_id: str, request: RunRequest) -> str | None:
+    """The follow-up message this execution is for, if the run was continued (each
+    follow-up starts with a ``continued`` status event)."""
+    done = sum(
+        1 for e in store.events(run_id) if isinstance(e, StatusEvent) and e.status == "continued"
+    )
+    return request.followups[done] if done < len(request.followups) else None
 
 
 def _resume_state(store: RunStore, run_id: str) -> dict[str, Any] | None:
@@ -263,7 +279,12 @@ async def execute_run(
         else:
             team = _TeamRun(run_id, request, recorder, publish, control, store)
             state = _resume_state(store, run_id) if resumed else None
-            reason = await team.run(artifacts_dir, resume_from=state)
+            followup = _pending_followup(store, run_id, request) if resumed else None
+            if followup is not None:
+                recorder.emit(
+                    StatusEvent(run_id=run_id, status="continued", reason="a new message")
+                )
+            reason = await team.run(artifacts_dir, resume_from=state, followup=followup)
         if control.cancel_requested:
             status = "cancelled"
     except asyncio.CancelledError:

@@ -140,3 +140,24 @@ def test_wait_without_timeout_returns_for_a_run_whose_process_died(
     started = time.monotonic()
     assert run.wait().status == "lost"  # no timeout given: still returns
     assert time.monotonic() - started < 10
+
+
+def test_a_finished_team_run_continues_with_a_reply(botarmy_home: Path) -> None:
+    run = ba.run("Write a note about wikis", team="writers-room").wait(60)
+    first = run.events
+    assert run.status == "completed"
+    run.reply("Now make it shorter").wait(60)
+    assert run.status == "completed", run.record.error
+    events = _gap_free(run)
+    assert events[: len(first)] == first  # the first segment is untouched
+    segment = events[len(first) :]
+    assert segment[0].type == "status" and segment[0].status == "running"
+    assert segment[1].type == "status" and segment[1].status == "continued"
+    feedback = segment[2]
+    assert isinstance(feedback, MessageEvent) and feedback.content == "Now make it shorter"
+    assert feedback.kind == "feedback"
+    assert any(isinstance(e, MessageEvent) and e.agent == "writer" for e in segment[3:])
+    terminals = [e for e in events if e.type == "status" and e.status == "completed"]
+    assert len(terminals) == 2  # one per segment
+    with pytest.raises(ba.BotArmyError, match="empty"):
+        run.reply("  ")
