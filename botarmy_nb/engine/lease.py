@@ -122,9 +122,11 @@ class LeaseKeeper:
             except Exception as exc:  # the next beat retries; fencing guards the writes
                 log.warning("lease renewal failed", error=str(exc))
                 continue
+            with self._lock:
+                still = {state.run_id for state in states if state.run_id in self._runs}
             for state in states:
                 entry = runs.get(state.run_id)
-                if entry is not None:
+                if entry is not None and state.run_id in still:  # not finished meanwhile
                     entry[1].on_lease(state)
 
 

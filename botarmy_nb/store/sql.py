@@ -299,8 +299,12 @@ class SqlRunStore:
                     RunRow.id.in_(ids)
                 )
             ).all()
+        # a run this owner just finished is still its own; lost, queued or another worker's
+        # is not (the owner must stop writing)
         seen = {
-            r.id: LeaseState(r.id, r.worker == owner and r.status == "running", r.cancel_requested)
+            r.id: LeaseState(
+                r.id, r.worker == owner and r.status not in ("lost", "queued"), r.cancel_requested
+            )
             for r in rows
         }
         return [seen.get(i, LeaseState(i, False, None)) for i in ids]
