@@ -37,12 +37,19 @@ def serve(
     from botarmy_nb.settings import get_settings
     from botarmy_nb.store.base import open_store
     from botarmy_nb.worker.app import celery_app, send_run
+    from botarmy_nb.worker.compat import guard_redis_qos
     from botarmy_nb.worker.recovery import RecoveryLoop
 
+    from botarmy_nb.engine.lease import process_owner
+
     settings = get_settings()
+    # the owner token is made on first use; making it here, before the pool's threads
+    # exist, keeps concurrent first tasks from each making (and claiming with) their own
+    process_owner()
     check_redis(settings.redis_url)
     store = open_store()  # a clear error now, not in the first task
     app = celery_app()
+    guard_redis_qos()
     names = _split(queues) or [settings.queue]
     recovery = RecoveryLoop(
         store,
