@@ -34,13 +34,12 @@ def serve(
     from celery import signals
 
     from botarmy_nb.bus.redis import check_redis, close_redis_buses
+    from botarmy_nb.engine.lease import process_owner
     from botarmy_nb.settings import get_settings
     from botarmy_nb.store.base import open_store
     from botarmy_nb.worker.app import celery_app, send_run
     from botarmy_nb.worker.compat import guard_redis_qos
     from botarmy_nb.worker.recovery import RecoveryLoop
-
-    from botarmy_nb.engine.lease import process_owner
 
     settings = get_settings()
     # the owner token is made on first use; making it here, before the pool's threads

@@ -3,6 +3,7 @@ PostgreSQL cluster, ``botarmy-nb worker`` processes, and fixtures that wire them
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -185,10 +186,8 @@ class PgCluster:
         return f"postgresql+psycopg://root@127.0.0.1:{self.port}/{name}"
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.crash()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -306,9 +305,10 @@ def make_cluster(
     tmp: Path, database_url: str, redis: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> Cluster:
     """Point this process's settings at the services and register ``slowtest``."""
+    from dist_slow_provider import provider
+
     from botarmy_nb.models import registry
     from botarmy_nb.store.base import open_store
-    from dist_slow_provider import provider
 
     found = Cluster(tmp, database_url, redis)
     for key in ("BOTARMY_DATABASE_URL", "BOTARMY_REDIS_URL", *FAST_LEASES):

@@ -7,18 +7,16 @@ import threading
 from typing import Any
 
 import pytest
+from dist_services import (
+    Cluster,
+    assert_gap_free,
+    conversation,
+    wait_until,
+)
 
 from botarmy_nb import api
 from botarmy_nb.errors import ConfigError
 from botarmy_nb.status import collect_status
-from dist_services import (  # noqa: F401  (fixtures)
-    Cluster,
-    assert_gap_free,
-    cluster,
-    conversation,
-    redis_server,
-    wait_until,
-)
 
 TASK = "Write a release note for the offline mode"
 
@@ -183,8 +181,9 @@ def test_a_wrong_redis_password_is_a_clear_error_with_the_password_hidden(
     import shutil
     import subprocess
 
-    from botarmy_nb import settings
     from dist_services import RedisServer, service_unavailable, worker_command
+
+    from botarmy_nb import settings
 
     if shutil.which("redis-server") is None:
         service_unavailable("Redis", "no redis-server binary")
@@ -213,8 +212,9 @@ def test_a_wrong_redis_password_is_a_clear_error_with_the_password_hidden(
 
 
 def test_the_celery_executor_refuses_without_redis(monkeypatch: pytest.MonkeyPatch) -> None:
-    from botarmy_nb import settings
     from dist_services import free_port
+
+    from botarmy_nb import settings
 
     monkeypatch.delenv("BOTARMY_REDIS_URL", raising=False)
     settings.reset_settings()

@@ -10,23 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from botarmy_nb import api
-from botarmy_nb.errors import StoreError
-from dist_services import (  # noqa: F401  (fixtures)
+from dist_services import (
     Cluster,
     PgCluster,
     RedisServer,
     WorkerProcess,
     assert_gap_free,
     close_cluster,
-    cluster,
     conversation,
     make_cluster,
-    pg_cluster,
-    redis_server,
     wait_until,
 )
+
+from botarmy_nb import api
+from botarmy_nb.errors import StoreError
 
 TASK = "Draft the migration plan for the billing service"
 
