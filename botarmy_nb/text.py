@@ -24,11 +24,22 @@ def storable(text: str) -> str:
 
 
 def storable_tree(value: Any) -> Any:
-    """:func:`storable` applied to every string in nested lists and dicts."""
+    """:func:`storable` applied to every string in nested lists and dicts (the same object
+    back when nothing needed a change: this runs for every stored event)."""
     if isinstance(value, str):
         return storable(value)
     if isinstance(value, dict):
-        return {storable_tree(k): storable_tree(v) for k, v in value.items()}
+        out = None
+        for key, item in value.items():
+            clean = storable_tree(item)
+            if clean is not item or (isinstance(key, str) and storable(key) is not key):
+                out = out if out is not None else dict(value)
+                out.pop(key)
+                out[storable_tree(key)] = clean
+        return value if out is None else out
     if isinstance(value, list | tuple):
-        return [storable_tree(v) for v in value]
+        cleaned = [storable_tree(v) for v in value]
+        if all(a is b for a, b in zip(cleaned, value, strict=True)):
+            return value
+        return cleaned
     return value

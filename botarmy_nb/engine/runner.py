@@ -265,7 +265,6 @@ async def execute_run(
                 truncate_after=record.last_seq if resumed else None,
             )
         )
-        recorder.flush()
         if request.team is None:  # a BMAD-compatible workflow or template
             reason = await run_bmad(
                 run_id,

@@ -4,10 +4,12 @@ leases that find dead owners, artifacts and checkpoints."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -43,6 +45,7 @@ from botarmy_nb.store.schema import (
 
 __all__ = ["SqlRunStore", "close_stores", "is_transient", "open_store"]
 
+T = TypeVar("T")
 _RUN_ID = re.compile(r"^[0-9a-f]{1,32}$")
 _RUNS = RunRow.__table__
 _DATES = ("created_at", "started_at", "finished_at", "heartbeat_at", "lease_expires_at")
@@ -83,6 +86,24 @@ def is_transient(exc: BaseException) -> bool:
         return any(word in str(orig).lower() for word in _SQLITE_TRANSIENT)
     code = getattr(orig, "sqlstate", None) or ""
     return not code.startswith("42")  # 42xxx: syntax or undefined objects — a real bug
+
+
+def _retrying(method: Callable[..., T]) -> Callable[..., T]:
+    """Retry a store call that met a transient error (a killed connection, a lock) a few
+    times before giving up: one dropped connection must not fail a user's call."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        for delay in (0.05, 0.2, 0.5):
+            try:
+                return method(*args, **kwargs)
+            except StoreError as exc:
+                if not is_transient(exc):
+                    raise
+            time.sleep(delay)
+        return method(*args, **kwargs)
+
+    return wrapper
 
 
 def _expired(now: datetime, lease_s: float) -> Any:
@@ -139,6 +160,7 @@ class SqlRunStore:
 
     # -- runs -------------------------------------------------------------------------------
 
+    @_retrying
     def create_run(self, new: NewRun) -> RunRecord:
         record = RunRecord(**new.model_dump(), created_at=utcnow(), last_seq=0)
         row = record.model_dump(exclude={"duration_s"})
@@ -147,6 +169,7 @@ class SqlRunStore:
             conn.execute(_RUNS.insert(), [row])
         return record
 
+    @_retrying
     def update_run(self, run_id: str, **fields: Any) -> None:
         with self.transaction() as conn:
             conn.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
@@ -157,6 +180,7 @@ class SqlRunStore:
             query = query.order_by(order)
         return [_run_record(r) for r in conn.execute(query)]
 
+    @_retrying
     def find_runs(self, ref: str) -> list[RunRecord]:
         """Every run ``ref`` can mean: an exact id, else an id prefix, else a name."""
         with self.reading() as conn:
@@ -195,6 +219,7 @@ class SqlRunStore:
         seen = record.heartbeat_at or record.started_at or record.created_at
         return seen < now - timedelta(seconds=self.lease_s)
 
+    @_retrying
     def runs_by_id(self, run_ids: Sequence[str]) -> list[RunRecord]:
         """The runs with these exact ids (any order)."""
         if not run_ids:
@@ -202,6 +227,7 @@ class SqlRunStore:
         with self.reading() as conn:
             return self._select_runs(conn, RunRow.id.in_(list(run_ids)))
 
+    @_retrying
     def list_runs(
         self, *, status: str | None = None, name: str | None = None, limit: int | None = None
     ) -> list[RunRecord]:
@@ -224,6 +250,7 @@ class SqlRunStore:
 
     # -- lifecycle: claims, leases, cancels ---------------------------------------------------
 
+    @_retrying
     def claim_run(
         self, run_id: str, owner: str, *, statuses: Sequence[str], lease_s: float
     ) -> RunRecord | None:
@@ -253,6 +280,7 @@ class SqlRunStore:
             found = self._select_runs(conn, RunRow.id == run_id)
         return found[0]
 
+    @_retrying
     def requeue_run(
         self, run_id: str, *, statuses: Sequence[str], executor: str
     ) -> RunRecord | None:
@@ -279,6 +307,7 @@ class SqlRunStore:
                 return None
             return self._select_runs(conn, RunRow.id == run_id)[0]
 
+    @_retrying
     def renew_leases(
         self, owner: str, run_ids: Sequence[str], *, lease_s: float
     ) -> list[LeaseState]:
@@ -346,6 +375,7 @@ class SqlRunStore:
             marked.append(record.id)
         return marked
 
+    @_retrying
     def request_cancel(self, run_id: str, mode: str) -> RunRecord:
         """Ask the run's owner, wherever it is, to stop (``graceful`` or ``hard``); a run
         nobody executes (queued, lost) is cancelled at once."""
@@ -368,6 +398,7 @@ class SqlRunStore:
             )
         return self.find_runs(run_id)[0]
 
+    @_retrying
     def mark_finished(
         self, run_id: str, status: str, *, stop_reason: str | None = None, error: str | None = None
     ) -> bool:
@@ -467,6 +498,7 @@ class SqlRunStore:
                     .values(response=clean(e.response), status=e.outcome, answered_at=e.created_at)
                 )
 
+    @_retrying
     def events(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
         """The run's events with seq > after_seq, in order."""
         query = (
@@ -493,6 +525,7 @@ class SqlRunStore:
 
     # -- human in the loop ------------------------------------------------------------------
 
+    @_retrying
     def answer_hitl(self, request_id: str, response: str) -> bool:
         """Answer a pending question from any process; False if it was already answered,
         expired, or does not exist."""
@@ -504,6 +537,7 @@ class SqlRunStore:
             )
         return result.rowcount == 1
 
+    @_retrying
     def hitl_answer(self, request_id: str) -> tuple[str, str | None] | None:
         """(status, response) of a question; None if it does not exist (yet)."""
         query = select(HitlRequestRow.status, HitlRequestRow.response).where(
@@ -513,6 +547,7 @@ class SqlRunStore:
             row = conn.execute(query).first()
         return None if row is None else (row.status, row.response)
 
+    @_retrying
     def expire_hitl(self, request_id: str, response: str) -> bool:
         """Close a question nobody answered in time, recording what the run did instead."""
         with self.transaction() as conn:
@@ -525,6 +560,7 @@ class SqlRunStore:
 
     # -- artifacts and checkpoints ----------------------------------------------------------
 
+    @_retrying
     def artifacts(self, run_id: str) -> list[ArtifactRecord]:
         query = select(ArtifactRow.__table__).where(ArtifactRow.run_id == run_id)
         with self.reading() as conn:
@@ -534,6 +570,7 @@ class SqlRunStore:
             record.created_at = aware(record.created_at)  # type: ignore[assignment]
         return records
 
+    @_retrying
     def save_checkpoint(self, run_id: str, seq: int, state: dict[str, Any]) -> None:
         with self.transaction() as conn:
             conn.execute(
@@ -541,6 +578,7 @@ class SqlRunStore:
                 [{"run_id": run_id, "seq": seq, "state": clean(state), "created_at": utcnow()}],
             )
 
+    @_retrying
     def latest_checkpoint(self, run_id: str) -> CheckpointRecord | None:
         query = (
             select(CheckpointRow.__table__)
