@@ -18,25 +18,39 @@ __all__ = [
     "artifacts",
     "arun",
     "get_run",
+    "get_sweep",
+    "hitl",
+    "import_run",
     "last_run",
     "load_bmad",
     "load_ipython_extension",
     "messages",
     "model_calls",
+    "plot",
     "resume",
     "run",
     "runs",
+    "steps",
+    "summarize",
+    "sweep",
     "unload_ipython_extension",
 ]
 
 _LAZY = {
     "run": "botarmy_nb.api",
     "arun": "botarmy_nb.api",
-    "runs": "botarmy_nb.api",
-    "messages": "botarmy_nb.api",
+    "runs": "botarmy_nb.data",
+    "messages": "botarmy_nb.data",
     "resume": "botarmy_nb.api",
-    "model_calls": "botarmy_nb.api",
-    "artifacts": "botarmy_nb.api",
+    "model_calls": "botarmy_nb.data",
+    "artifacts": "botarmy_nb.data",
+    "steps": "botarmy_nb.data",
+    "hitl": "botarmy_nb.data",
+    "summarize": "botarmy_nb.analysis.summary",
+    "plot": "botarmy_nb.analysis.plots",
+    "sweep": "botarmy_nb.analysis.sweep",
+    "get_sweep": "botarmy_nb.analysis.sweep",
+    "import_run": "botarmy_nb.analysis.bundle",
     "get_run": "botarmy_nb.api",
     "last_run": "botarmy_nb.api",
     "Run": "botarmy_nb.handle",
@@ -45,33 +59,34 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from botarmy_nb.api import (
-        artifacts,
-        arun,
-        get_run,
-        last_run,
-        messages,
-        model_calls,
-        resume,
-        run,
-        runs,
-    )
+    from botarmy_nb.analysis import plots as plot
+    from botarmy_nb.analysis.bundle import import_run
+    from botarmy_nb.analysis.summary import summarize
+    from botarmy_nb.analysis.sweep import get_sweep, sweep
+    from botarmy_nb.api import arun, get_run, last_run, resume, run
     from botarmy_nb.bmad.loader import load_bmad
+    from botarmy_nb.data import artifacts, hitl, messages, model_calls, runs, steps
     from botarmy_nb.errors import BotArmyError
     from botarmy_nb.handle import Run
 
 
 def __getattr__(name: str) -> Any:
+    if name == "plot":  # the module itself: ba.plot.cost(frame), ba.plot.timeline(run)
+        return importlib.import_module(_LAZY[name])
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'botarmy_nb' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext botarmy_nb``: register ``%%botarmy`` and ``%botarmy``."""
+    """``%load_ext botarmy_nb``: register ``%%botarmy`` and ``%botarmy``, and start
+    importing what the first run needs in the background (the first cell then shows its
+    view at once)."""
     from botarmy_nb.notebook.magics import BotArmyMagics
+    from botarmy_nb.notebook.warmup import start_warmup
 
     ipython.register_magics(BotArmyMagics)
+    start_warmup()
 
 
 def unload_ipython_extension(ipython: Any) -> None:

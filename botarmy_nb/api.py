@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botarmy_nb.data import artifacts, messages, model_calls, runs
 from botarmy_nb.errors import ConfigError, RunError
 from botarmy_nb.handle import Run
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from botarmy_nb.engine.request import RunRequest
     from botarmy_nb.store.base import RunStore
 
@@ -422,49 +421,3 @@ def get_run(ref: str) -> Run:
     store = _store()
     record = store.get_run(ref)
     return Run(record.id, store)
-
-
-def _resolve_ids(run_ids: Sequence[str] | str | None) -> list[str] | None:
-    if run_ids is None:
-        return None
-    if isinstance(run_ids, str):
-        run_ids = [run_ids]
-    store = _store()
-    return [store.get_run(r).id for r in run_ids]
-
-
-def _filter(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
-    for column, value in filters.items():
-        if column not in frame.columns:
-            raise ConfigError(f"cannot filter on '{column}'; columns: {', '.join(frame.columns)}")
-        if isinstance(value, list | tuple | set):
-            frame = frame[frame[column].isin(list(value))]
-        else:
-            frame = frame[frame[column] == value]
-    return frame.reset_index(drop=True)
-
-
-def runs(**filters: Any) -> pd.DataFrame:
-    """All runs as a DataFrame (filter by any column, e.g. ``status="completed"``)."""
-    from botarmy_nb.store.frames import runs_frame
-
-    return _filter(runs_frame(_store()), filters)
-
-
-def messages(run_ids: Sequence[str] | str | None = None, **filters: Any) -> pd.DataFrame:
-    """Messages of all (or the given) runs: one row per message event, in order."""
-    from botarmy_nb.store.frames import messages_frame
-
-    return _filter(messages_frame(_store(), _resolve_ids(run_ids)), filters)
-
-
-def model_calls(run_ids: Sequence[str] | str | None = None, **filters: Any) -> pd.DataFrame:
-    from botarmy_nb.store.frames import model_calls_frame
-
-    return _filter(model_calls_frame(_store(), _resolve_ids(run_ids)), filters)
-
-
-def artifacts(run_ids: Sequence[str] | str | None = None, **filters: Any) -> pd.DataFrame:
-    from botarmy_nb.store.frames import artifacts_frame
-
-    return _filter(artifacts_frame(_store(), _resolve_ids(run_ids)), filters)

@@ -233,10 +233,8 @@ class Run:
             relative, what = artifact.name, f"artifact name of run {self.id[:8]}"
             if artifact.template:
                 if core is None:
-                    from botarmy_nb.bmad.loader import load_bmad
-
-                    core = load_bmad(self.record.spec.get("bmad_roots") or None)
-                template = core.template(artifact.template)
+                    core = _bmad_for_export(self.record.spec.get("bmad_roots") or None)
+                template = core.template(artifact.template) if core else None
                 # the template's own document goes to its output path; repeats such as
                 # story-2.md keep their names so they do not overwrite each other
                 if (
@@ -294,3 +292,52 @@ class Run:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary_text())
+
+    # -- analysis and sharing (#11) ---------------------------------------------------------
+
+    def summary(self, by: str | list[str] = "agent") -> pd.DataFrame:
+        """Per agent (or ``model``, ``step``…): turns, requests, retries, fallbacks, errors,
+        tokens, cost and latency percentiles, with an ``(all)`` row. Totals with any unknown
+        part are ``<NA>``."""
+        from botarmy_nb.analysis.summary import summarize
+
+        return summarize(self.model_calls, by=by, messages=self.messages, total=True)
+
+    @property
+    def plot(self) -> Any:
+        """Charts of this run: ``run.plot.timeline()``, ``.tokens()``, ``.cost()``,
+        ``.latency()`` (Altair charts: interactive in JupyterLab, ``.save("x.png")``)."""
+        from botarmy_nb.analysis.plots import RunPlots
+
+        return RunPlots(self)
+
+    def export(self, path: str | Path | None = None) -> Path:
+        """Write the run as one bundle file (request, events, model calls, artifacts,
+        cassette; no secrets) that ``ba.import_run`` restores into any database."""
+        from botarmy_nb.analysis.bundle import export_run
+
+        return export_run(self, path)
+
+    def to_markdown(self, path: str | Path | None = None) -> str:
+        """The transcript and the artifacts as one readable Markdown document (also
+        written to ``path`` when given)."""
+        from botarmy_nb.analysis.bundle import to_markdown
+
+        text = to_markdown(self)
+        if path is not None:
+            Path(path).expanduser().write_text(text, encoding="utf-8")
+        return text
+
+
+def _bmad_for_export(roots: list[str] | None) -> Any:
+    """The BMAD core that knows a run's templates: the author's folders when they exist
+    here, else this machine's search path; None if neither loads (names are kept then)."""
+    from botarmy_nb.bmad.loader import load_bmad
+    from botarmy_nb.errors import ConfigError
+
+    for candidate in (roots, None) if roots else (None,):
+        try:
+            return load_bmad(candidate)
+        except ConfigError:
+            continue
+    return None

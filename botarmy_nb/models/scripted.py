@@ -5,6 +5,9 @@ It is no LLM and says so: every reply is built from the agent's role, its instru
 Reviewers ask for one revision and then approve; the agent that closes the conversation
 appends the team's stop word; in a Swarm each agent hands off once to the next agent that
 has not spoken yet.
+
+Replies hold only what the agent says: that it is the scripted model shows in the
+``model`` of each message (and in every view of it), never as a line inside the text.
 """
 
 from __future__ import annotations
@@ -131,24 +134,23 @@ class ScriptedChatCompletionClient(OfflineClient):
         self, title: str, turn: int, previous: str | None, system: str, *, final: bool
     ) -> str:
         me, role = self._ctx.agent, (self._ctx.role or self._ctx.agent)
-        header = f"**{me}** ({role}) · turn {turn} · [{LABEL} model]"
         if _REVIEWER.search(role) or _REVIEWER.search(me):
             target = previous or "the team"
             if turn == 1 and not final:
                 return (
-                    f"{header}\n\nReview of {target}'s work on “{title}”: REVISE\n"
+                    f"Review of {target}'s work on “{title}”: REVISE\n"
                     "1. Make the goal measurable.\n2. Name the main risk and its mitigation.\n"
                     "3. Cut anything the reader cannot act on."
                 )
             return (
-                f"{header}\n\nReview of {target}'s revision on “{title}”: APPROVE. "
+                f"Review of {target}'s revision on “{title}”: APPROVE. "
                 "The goal is measurable, the risk is named, and the text is actionable."
             )
         sections = re.findall(r"^#{2,3}\s+(.+)$", system, flags=re.M)
         lines = _ROLE_LINES.get(_role_key(role), _ROLE_LINES["writer"])
         seed = int(hashlib.sha256(f"{me}|{title}|{turn}".encode()).hexdigest()[:8], 16)
         opener = ("Draft", "Take", "Version")[seed % 3]
-        parts = [f"{header}\n\n## {opener} {turn}: {title}"]
+        parts = [f"## {opener} {turn}: {title}"]
         if turn > 1 and previous:
             parts.append(f"Revised after {previous}'s notes: goal made measurable, risk named.")
         if sections:
