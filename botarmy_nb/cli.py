@@ -1,4 +1,5 @@
-"""The ``botarmy-nb`` command line (click): demo, run, status, db upgrade.
+"""The ``botarmy-nb`` command line (click): demo, run, runs, show, attach, cancel, resume,
+status, db upgrade. The same options, refs and filters as the ``%botarmy`` magics.
 
 Everything printed passes through ``terminal_safe``: model output, names from YAML files
 and error messages reach terminals and pipes without escape sequences.
@@ -50,14 +51,13 @@ def _stream(handle: Any, out: Any) -> str:
     would stop a plain program, and BrokenPipeError is raised once it has ended.
     """
     from botarmy_nb.events import TERMINAL_STATUSES, StatusEvent
-    from botarmy_nb.render import event_line  # already terminal-safe
 
     wake = threading.Event()
     ended, gone = threading.Event(), threading.Event()
 
     def on_event(event: Any) -> None:
         try:
-            line = event_line(event)
+            line = _line(event)
             if line and not gone.is_set():
                 _echo(line, file=out)
         except BrokenPipeError:
@@ -80,31 +80,47 @@ def _stream(handle: Any, out: Any) -> str:
     return str(status)
 
 
-def _run_and_report(
-    task: str,
-    *,
-    record: str | None = None,
-    replay: str | None = None,
-    team: str | None,
-    model: str | None,
-    variables: dict[str, str],
-    max_turns: int | None,
-    name: str | None,
-) -> None:
+def _line(event: Any) -> str | None:
+    """One event for the terminal (terminal-safe); a message says which model wrote it,
+    and the scripted model says that it is one."""
+    from botarmy_nb.events import MessageEvent
+    from botarmy_nb.render import event_line, terminal_safe
+
+    if not isinstance(event, MessageEvent) or not event.model:
+        return event_line(event)
+    tag = f"{event.agent}" + (f" ({event.kind})" if event.kind != "text" else "")
+    model = str(event.model)
+    label = "scripted model" if model.split(":")[0] == "scripted" else model
+    head = f"── {tag} [{label}] "
+    return terminal_safe(head + "─" * max(0, 64 - len(head)) + f"\n{event.content}")
+
+
+def _run_and_report(task: str, *, detach: bool = False, **options: Any) -> None:
+    """Start a run with :func:`botarmy_nb.api.run` options, then follow it to its end
+    (or, with ``detach``, print its id and return at once)."""
     from botarmy_nb import api
+    from botarmy_nb.errors import ConfigError
+
+    prepared = api.prepare(task, **options)
+    if detach and prepared.executor == "local":
+        raise ConfigError(
+            "--detach needs a run that outlives this command: use --executor celery "
+            "(a local run stops when the command ends)"
+        )
+    handle = api.submit(prepared)
+    if detach:
+        _echo(f"run {handle.name} ({handle.id}) {handle.status}")
+        _echo(f"follow it with: botarmy-nb attach {handle.id[:8]}")
+        return
+    _follow(handle)
+
+
+def _follow(handle: Any) -> None:
+    """Stream a run's events (history, then live), then its summary and where its data
+    is; exit status 1 unless it completed."""
     from botarmy_nb.settings import get_settings
     from botarmy_nb.store.database import safe_url
 
-    handle = api.run(
-        task,
-        team=team,
-        model=model,
-        variables=variables,
-        max_turns=max_turns,
-        name=name,
-        record=record,
-        replay=replay,
-    )
     try:
         status = _stream(handle, sys.stdout)
         _echo()
@@ -123,14 +139,31 @@ def _run_and_report(
         raise SystemExit(1)
 
 
-def _vars(values: tuple[str, ...]) -> dict[str, str]:
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for value in values:
         key, sep, val = value.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--var")
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
         out[key] = val
     return out
+
+
+def _vars(values: tuple[str, ...]) -> dict[str, str]:
+    return _pairs(values, "--var")
+
+
+def _resolve(ref: str) -> Any:
+    """The one run REF names (id, id prefix or a name only one run has) as a handle."""
+    from botarmy_nb.handle import Run
+    from botarmy_nb.refs import resolve_run
+    from botarmy_nb.store.base import open_store
+
+    store = open_store()
+    return Run(resolve_run(ref, store).id, store)
+
+
+_RUN_REF = "RUN is a run id, an id prefix, or a name only one run has."
 
 
 @main.command()
@@ -139,39 +172,177 @@ def _vars(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--task", default=DEMO_TASK, show_default=True, help="What the team should do.")
 def demo(team: str | None, model: str | None, task: str) -> None:
     """Run a bundled team on the embedded defaults (SQLite, in-process, scripted model)."""
-    _run_and_report(task, team=team, model=model, variables={}, max_turns=None, name="demo")
+    _run_and_report(task, team=team, model=model, name="demo")
 
 
 @main.command("run")
 @click.argument("task")
-@click.option("--team", default=None, help="Team name or YAML path.")
-@click.option("--model", default=None, help="Model spec, e.g. scripted or openai:gpt-4o-mini.")
+@click.option("--team", default=None, help="Team name or YAML path (default: writers-room).")
+@click.option("--workflow", default=None, help="Run a BMAD-compatible workflow.")
+@click.option("--template", default=None, help="Draft one BMAD-compatible template's document.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="SPEC|AGENT=SPEC",
+    help="Model for all agents, or AGENT=SPEC for one (repeatable).",
+)
 @click.option("--var", "variables", multiple=True, metavar="KEY=VALUE", help="Template values.")
-@click.option("--max-turns", type=click.IntRange(min=1), default=None)
+@click.option("--max-turns", type=click.IntRange(min=1), default=None, help="Stop after N turns.")
 @click.option("--name", default=None, help="A name for the run.")
+@click.option("--executor", default=None, help="local or celery (default: BOTARMY_EXECUTOR).")
+@click.option("--queue", default=None, help="Celery queue to send the run to.")
+@click.option("--priority", type=click.IntRange(0, 9), default=None, help="Queue priority 0-9.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="S",
+    help="Stop the run after S seconds.",
+)
+@click.option(
+    "--hitl-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="S",
+    help="How long a question to a human waits before its default is taken.",
+)
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the run.")
 @click.option("--record", default=None, metavar="FILE", help="Write model calls to a cassette.")
 @click.option("--replay", default=None, metavar="FILE", help="Answer from a cassette, offline.")
+@click.option("--detach", is_flag=True, help="Print the run id and return; do not follow it.")
 def run_command(
     task: str,
-    team: str | None,
-    model: str | None,
+    models: tuple[str, ...],
     variables: tuple[str, ...],
-    max_turns: int | None,
-    name: str | None,
-    record: str | None,
-    replay: str | None,
+    tags: tuple[str, ...],
+    hitl_timeout: float | None,
+    timeout: float | None,
+    detach: bool,
+    **options: Any,
 ) -> None:
-    """Run TASK with a team and stream the conversation."""
+    """Run TASK with a team, a workflow or a template and stream the conversation."""
+    model, agent_models = _models(models)
     _run_and_report(
         task,
-        team=team,
+        detach=detach,
         model=model,
+        agent_models=agent_models,
         variables=_vars(variables),
-        max_turns=max_turns,
-        name=name,
-        record=record,
-        replay=replay,
+        tags=_pairs(tags, "--tag"),
+        hitl_timeout_s=hitl_timeout,
+        timeout_s=timeout,
+        **options,
     )
+
+
+def _models(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """``--model SPEC`` for all agents and ``--model AGENT=SPEC`` for one."""
+    import re
+
+    default: str | None = None
+    per_agent: dict[str, str] = {}
+    for value in values:
+        match = re.match(r"^([A-Za-z_]\w*)=(.+)$", value)
+        if match:
+            per_agent[match[1]] = match[2]
+        elif default is not None:
+            raise click.BadParameter(
+                f"given twice for all agents ({default!r}, {value!r})", param_hint="--model"
+            )
+        else:
+            default = value
+    return default, per_agent
+
+
+_STATUSES = click.Choice(["queued", "running", "completed", "failed", "cancelled", "lost"])
+
+
+@main.command("runs")
+@click.option("--status", type=_STATUSES, default=None, help="Only runs with this status.")
+@click.option("--team", default=None, help="Only runs of this team.")
+@click.option("--workflow", default=None, help="Only runs of this workflow.")
+@click.option("--template", default=None, help="Only runs of this template.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only runs with this tag.")
+@click.option("--since", default=None, help="Started at or after: 2026-11-27, 2h, 7d, today.")
+@click.option("--until", default=None, help="Started at or before (same forms as --since).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def runs_command(tags: tuple[str, ...], **filters: Any) -> None:
+    """List runs, newest last."""
+    from botarmy_nb.refs import RunFilter, select_runs
+
+    records = select_runs(RunFilter.of(tags=_pairs(tags, "--tag"), **filters))
+    if not records:
+        _echo("no runs match")
+        return
+    for r in records:
+        what = next(
+            (f"{k} {getattr(r, k)}" for k in ("team", "workflow", "template") if getattr(r, k)),
+            "",
+        )
+        took = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
+        _echo(
+            f"{r.short_id}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.status:<9}  "
+            f"{took:>7}  {r.name}  ({what})"
+        )
+
+
+@main.command("show")
+@click.argument("ref", metavar="RUN")
+def show_command(ref: str) -> None:
+    """Print a run's transcript and summary. RUN is a run id, an id prefix, or a name
+    only one run has."""
+    handle = _resolve(ref)
+    for event in handle.events:
+        line = _line(event)
+        if line:
+            _echo(line)
+    _echo()
+    _echo(handle.summary_text())
+
+
+@main.command("attach")
+@click.argument("ref", metavar="RUN")
+def attach_command(ref: str) -> None:
+    """Follow a run from any process: its history, then live events until it ends.
+    RUN is a run id, an id prefix, or a name only one run has."""
+    _follow(_resolve(ref))
+
+
+@main.command("cancel")
+@click.argument("ref", metavar="RUN")
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds to stop gracefully before a hard stop.",
+)
+def cancel_command(ref: str, grace: float) -> None:
+    """Stop a run wherever it executes (gracefully, then hard). RUN is a run id, an id
+    prefix, or a name only one run has."""
+    handle = _resolve(ref)
+    if handle.done:
+        _echo(f"run {handle.name} ({handle.id[:8]}) already ended: {handle.status}")
+        return
+    _echo(f"run {handle.name} ({handle.id[:8]}): {handle.cancel(grace_s=grace)}")
+
+
+@main.command("resume")
+@click.argument("ref", metavar="RUN")
+@click.option("--executor", default=None, help="Where to resume it (default: where it ran).")
+@click.option("--detach", is_flag=True, help="Print the run id and return; do not follow it.")
+def resume_command(ref: str, executor: str | None, detach: bool) -> None:
+    """Resume a lost, failed or cancelled run from its last checkpoint. RUN is a run id,
+    an id prefix, or a name only one run has."""
+    from botarmy_nb import api
+
+    handle = api.resume(_resolve(ref).id, executor=executor)
+    if detach:
+        _echo(f"run {handle.name} ({handle.id}) {handle.status}")
+        return
+    _follow(handle)
 
 
 @main.command()

@@ -7,7 +7,10 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +186,128 @@ def test_a_reader_that_goes_away_ends_the_command(botarmy_home: Path) -> None:
     import botarmy_nb as ba
 
     assert ba.runs()["status"].iloc[0] in ("completed", "cancelled")
+
+
+# -- the commands that agree with the magics (#9 item 7) ------------------------------------
+
+
+def _cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from botarmy_nb.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_every_usage_is_said_once() -> None:
+    for command in ([], ["run"], ["runs"], ["show"], ["attach"], ["cancel"], ["resume"]):
+        result = _cli(*command, "--help")
+        assert result.exit_code == 0, result.output
+        assert result.output.count("Usage: ") == 1
+    listing = _cli("--help").output
+    for command in ("run", "runs", "show", "attach", "cancel", "resume", "status", "demo", "db"):
+        assert re.search(rf"^  {command}\s", listing, re.M), command
+
+
+def test_status_choices_are_the_run_statuses() -> None:
+    from botarmy_nb.cli import _STATUSES
+    from botarmy_nb.events import RUN_STATUSES
+
+    assert tuple(_STATUSES.choices) == RUN_STATUSES
+
+
+def test_run_a_template_and_a_workflow_with_tags(botarmy_home: Path) -> None:
+    import botarmy_nb as ba
+
+    result = _cli(
+        "run", "Write the PRD", "--template", "prd-tmpl", "--var", "project_name=Wiki",
+        "--tag", "team=docs", "--tag", "try=1", "--hitl-timeout", "5", "--timeout", "600",
+        "--priority", "3", "--queue", "docs", "--executor", "local",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = ba.get_run(str(ba.runs()["id"].iloc[0])).record
+    assert record.template == "prd-tmpl" and record.variables == {"project_name": "Wiki"}
+    assert record.tags == {"team": "docs", "try": "1"}
+    assert (record.priority, record.queue, record.timeout_s) == (3, "docs", 600.0)
+    result = _cli("run", "Plan", "--workflow", "greenfield-service")
+    assert result.exit_code != 0 and "needs values for: project_name" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "x", "--executor", "spark"], "executor 'spark' is unknown; choose one of"),
+        (["run", "x", "--priority", "12"], "12 is not in the range 0<=x<=9"),
+        (["run", "x", "--timeout", "0"], "0 is not in the range x>0"),
+        (["run", "x", "--tag", "novalue"], "expected KEY=VALUE"),
+        (["run", "x", "--team", "writers-room", "--workflow", "w"], "give one of --team"),
+        (["run", "x", "--detach"], "--detach needs a run that outlives this command"),
+        (["run", "x", "--model", "a", "--model", "b"], "given twice for all agents"),
+        (["runs", "--status", "bogus"], "'bogus' is not one of 'queued', 'running'"),
+        (["runs", "--since", "last week"], "since='last week' is not a date"),
+        (["runs", "--team", "writers-rom"], "did you mean 'writers-room'"),
+        (["show", "nothing"], "no run 'nothing'"),
+    ],
+)
+def test_bad_values_are_refused_with_the_valid_ones(
+    botarmy_home: Path, args: list[str], message: str
+) -> None:
+    result = _cli(*args)
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+    assert not (botarmy_home / "artifacts").exists()
+
+
+def test_runs_filters(botarmy_home: Path) -> None:
+    import botarmy_nb as ba
+    from botarmy_nb.store.base import open_store
+
+    old = ba.run("Old", name="old", tags={"k": "v"}).wait(60)
+    ba.run("Plan", name="plan", team="planning-room").wait(60)
+    open_store().update_run(old.id, created_at=datetime(2026, 1, 5, 12, 0))
+
+    def names(*args: str) -> list[str]:
+        result = _cli("runs", *args)
+        assert result.exit_code == 0, result.output
+        return [line.split()[5] for line in result.output.splitlines() if "(" in line]
+
+    assert names() == ["old", "plan"]
+    assert names("--team", "planning-room") == ["plan"]
+    assert names("--until", "2026-02-01") == ["old"]
+    assert names("--since", "2026-02-01") == ["plan"]
+    assert names("--tag", "k=v") == ["old"]
+    assert names("--limit", "1") == ["plan"]
+    assert names("--status", "failed") == []
+    assert _cli("runs", "--status", "failed").output == "no runs match\n"
+
+
+def test_one_run_commands_refuse_a_shared_name(botarmy_home: Path) -> None:
+    import botarmy_nb as ba
+
+    first = ba.run("One", name="demo").wait(60)
+    second = ba.run("Two", name="demo").wait(60)
+    for command in ("show", "attach", "cancel", "resume"):
+        result = _cli(command, "demo")
+        assert result.exit_code != 0, command
+        assert "2 runs are named 'demo'" in result.output
+        assert first.id[:8] in result.output and second.id[:8] in result.output
+        assert f"{first.record.created_at:%Y-%m-%d %H:%M}" in result.output
+    shown = _cli("show", first.id[:6])
+    assert shown.exit_code == 0 and "One" in shown.output and "Two" not in shown.output
+    assert "botarmy run demo · completed" in shown.output
+    attached = _cli("attach", second.id)
+    assert attached.exit_code == 0 and "[completed]" in attached.output
+    assert "already ended: completed" in _cli("cancel", second.id[:8]).output
+    resumed = _cli("resume", second.id[:8])
+    assert resumed.exit_code != 0 and "already completed" in resumed.output
+
+
+def test_resume_a_cancelled_run(botarmy_home: Path, slow_model: str) -> None:
+    import botarmy_nb as ba
+
+    run = ba.run("Slow", model=slow_model, name="slow")
+    time.sleep(0.3)
+    assert _cli("cancel", "slow").output.endswith("cancelled\n")
+    result = _cli("resume", "slow")
+    assert result.exit_code == 0, result.output
+    assert run.status == "completed"
