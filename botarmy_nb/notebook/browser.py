@@ -171,7 +171,13 @@ class RunsBrowser:
         self.refresh()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The widget, with the runs as a table for front ends without widgets (a saved
+        notebook, GitHub, nbviewer)."""
+        data = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        table = _table(self.records)
+        data["text/plain"] = f"botarmy runs browser: {len(table)} runs\n{table.to_string()}"
+        data["text/html"] = table.to_html(escape=True, index=False)
+        return data
 
     def _set_ran_options(self, initial: RunFilter | None = None) -> None:
         """Every team, workflow and template some run used (plus the one filtered on)."""

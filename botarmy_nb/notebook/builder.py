@@ -285,7 +285,9 @@ class TeamBuilder:
         self.refresh()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        data = dict(self.widget._repr_mimebundle_(**kwargs) or {})  # + a saved-notebook line
+        data["text/plain"] = "botarmy team builder (it needs a running kernel)"
+        return data
 
     def add(self, key: str) -> None:
         try:

@@ -167,7 +167,9 @@ class ControlPanel:
         self._kind_changed()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        data = dict(self.widget._repr_mimebundle_(**kwargs) or {})  # + a saved-notebook line
+        data["text/plain"] = "botarmy control panel (it needs a running kernel)"
+        return data
 
     # -- choices ---------------------------------------------------------------------------
 
