@@ -243,7 +243,7 @@ class WorkerProcess:
             )
         self.owner_prefix = f"{socket.gethostname()}:{self.proc.pid}:"
 
-    def ready(self, timeout: float = 30) -> WorkerProcess:
+    def ready(self, timeout: float = 90) -> WorkerProcess:
         def up() -> bool:
             if self.proc.poll() is not None:
                 pytest.fail(f"worker exited with {self.proc.returncode}:\n{self.output()}")

@@ -155,6 +155,10 @@ def test_a_postgres_restart_mid_run_loses_no_stored_event(
 ) -> None:
     database = pg_cluster.create_database("botarmy")
     found = make_cluster(tmp_path, database, redis_server, monkeypatch)
+    # leases outlast the outage: this test is about riding it out (resuming is the
+    # chaos test's), so the runs keep their owner
+    found.env["BOTARMY_LEASE_S"] = "20"
+    monkeypatch.setenv("BOTARMY_LEASE_S", "20")
     try:
         reference = _reference()
         found.start_worker("-c", "4")
