@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,12 @@ class _TeamRun:
         self.calls = _CallOrder(recorder, set(request.team.agent_names))
 
     async def checkpoint(self) -> tuple[int, dict[str, Any]]:
+        started = time.perf_counter()
         state = dict(await self.built.team.save_state())
+        # save_state() dumps the whole team on the run loop and grows with the run: space
+        # checkpoints so that they cost at most ~5% of the loop, however long the run
+        spent = time.perf_counter() - started
+        self.recorder.flush_interval_s = max(self.request.checkpoint_interval_s, 20 * spent)
         return self.recorder.seq, {"version": CHECKPOINT_VERSION, "team": state}
 
     async def run(
@@ -156,7 +162,7 @@ class _TeamRun:
         # batches end at message boundaries, each with the team's state: a run resumed
         # from its last checkpoint repeats nothing that was stored
         recorder.autoflush = False
-        recorder.flush_interval_s = min(recorder.flush_interval_s, request.checkpoint_interval_s)
+        recorder.flush_interval_s = request.checkpoint_interval_s
         stream = built.team.run_stream(
             task=TextMessage(content=task, source="user") if task is not None else None,
             cancellation_token=control.token,
@@ -240,7 +246,8 @@ async def execute_run(
     control.loop = asyncio.get_running_loop()
     artifacts_dir = artifacts_dir or get_settings().artifacts_dir
     try:
-        record = store.get_run(run_id, expire=False)  # ours: claimed, its lease is ours
+        # ours (claimed, its lease is ours); read off the loop, which other runs share
+        record = await asyncio.to_thread(store.get_run, run_id, expire=False)
     except BotArmyError as exc:  # cannot even read the run: close the live view, report it
         publish(StatusEvent(run_id=run_id, status="failed", reason=str(exc)))
         raise

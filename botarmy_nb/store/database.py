@@ -56,8 +56,9 @@ def create_store_engine(url: str) -> Engine:
             parsed = parsed.set(database=str(Path(parsed.database).expanduser()))
         kwargs["connect_args"] = {"check_same_thread": False}
     else:
+        # no pool_pre_ping (a round trip per checkout): a dead pooled connection fails its
+        # statement as a transient error, which the store retries on a fresh connection
         kwargs["connect_args"] = {"connect_timeout": 5}
-        kwargs["pool_pre_ping"] = True
     try:
         engine = create_engine(parsed, **kwargs)  # type: ignore[arg-type]
     except (ArgumentError, ImportError) as exc:

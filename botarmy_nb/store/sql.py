@@ -460,17 +460,25 @@ class SqlRunStore:
             if len(event_rows) >= COPY_MIN_ROWS and self.dialect == "postgresql":
                 copy_events(conn, event_rows)
             elif event_rows:
-                conn.execute(self._insert(EventRow).on_conflict_do_nothing(), event_rows)
+                self._insert_rows(conn, EventRow, event_rows)
             self._write_hitl(conn, events)
             for table, rows in ((ModelCallRow, calls), (ArtifactRow, artifacts)):
                 if rows:
-                    conn.execute(self._insert(table).on_conflict_do_nothing(), rows)
+                    self._insert_rows(conn, table, rows)
             if checkpoint is not None:
                 seq, state = checkpoint
                 conn.execute(
                     self._insert(CheckpointRow).on_conflict_do_nothing(),
                     [{"run_id": run_id, "seq": seq, "state": clean(state), "created_at": now}],
                 )
+
+    def _insert_rows(self, conn: Connection, table: type[Any], rows: list[dict[str, Any]]) -> None:
+        """Idempotent insert of a small batch: on PostgreSQL one multi-row statement (one
+        round trip; executemany would send a statement per row), on SQLite executemany."""
+        if self.dialect == "postgresql":
+            conn.execute(self._insert(table).values(rows).on_conflict_do_nothing())
+        else:
+            conn.execute(self._insert(table).on_conflict_do_nothing(), rows)
 
     def _write_hitl(self, conn: Connection, events: Sequence[Event]) -> None:
         for e in events:
