@@ -26,6 +26,7 @@ from botarmy_nb.store.records import RunRecord
 __all__ = [
     "event_html",
     "event_line",
+    "markdown_html",
     "mermaid_markdown",
     "summary",
     "summary_html",
@@ -226,6 +227,73 @@ def event_html(event: Event, palette: dict[str, str]) -> str | None:
         )
     line = event_line(event)
     return None if line is None else f"<div><small>{esc(line)}</small></div>"
+
+
+# What model text may become in HTML: structure and emphasis, links to web and mail
+# addresses; never script, styles, event handlers, images (remote requests) or forms.
+_SAFE_TAGS = frozenset(
+    {"a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+     "hr", "i", "li", "ol", "p", "pre", "s", "strong", "table", "tbody", "td", "th",
+     "thead", "tr", "ul"}
+)  # fmt: skip
+_SAFE_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"style"}, "td": {"style"}}
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_markdown: Any = None
+
+
+def _markdown_parser() -> Any:
+    global _markdown
+    if _markdown is None:
+        from markdown_it import MarkdownIt
+
+        # html=False: raw HTML an agent writes is shown as text, never interpreted
+        parser = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+        def image_as_link(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+            token = tokens[idx]  # a link instead: no request leaves the page on its own
+            alt = html.escape(token.content or "image")
+            return f'<a href="{html.escape(token.attrGet("src") or "")}">{alt}</a>'
+
+        def smaller_heading(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+            token = tokens[idx]  # a message's "# Title" must not outshout the page around it
+            level = min(6, int(token.tag[1]) + 3)
+            return f"<{'/' if token.nesting < 0 else ''}h{level}>"
+
+        parser.add_render_rule("image", image_as_link)
+        parser.add_render_rule("heading_open", smaller_heading)
+        parser.add_render_rule("heading_close", smaller_heading)
+        _markdown = parser
+    return _markdown
+
+
+def markdown_html(text: str, *, limit: int | None = None) -> str:
+    """Model-written Markdown as HTML that is safe to put in a page: rendered with
+    markdown-it (raw HTML stays text), then cleaned by nh3 to an allow-list of tags,
+    attributes and URL schemes (no script, no event handlers, no ``javascript:``).
+
+    Text past ``limit`` characters is cut, and the cut is said.
+
+    >>> markdown_html("**hi** <script>x</script> [a](javascript:alert(1))")
+    '<p><strong>hi</strong> &lt;script&gt;x&lt;/script&gt; [a](javascript:alert(1))</p>'
+    """
+    import nh3
+
+    more = 0
+    if limit is not None and len(text) > limit:
+        more, text = len(text) - limit, text[:limit]
+    rendered = _markdown_parser().render(text)
+    clean = nh3.clean(
+        rendered,
+        tags=set(_SAFE_TAGS),
+        clean_content_tags={"script", "style"},
+        attributes={k: set(v) for k, v in _SAFE_ATTRIBUTES.items()},
+        url_schemes=set(_SAFE_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        filter_style_properties={"text-align"},
+    ).strip()
+    if more:
+        clean += f"<p><i>… {more:,} more characters (the full text is in run.messages)</i></p>"
+    return clean
 
 
 def mermaid_markdown(diagram: str) -> str:

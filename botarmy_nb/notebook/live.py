@@ -1,123 +1,304 @@
-"""The live view: an ipywidgets panel fed by the run's events, redrawn at most 10 times a second."""
+"""The run view: what ``%%botarmy`` shows while a run goes, and the output it leaves.
+
+Events come from ``Run.subscribe`` (the run's whole history, then live, on the
+subscription's thread) into a :class:`~botarmy_nb.notebook.cards.Transcript`; one
+flusher thread per view sends only what changed, at most ten times a second, to the
+:class:`~botarmy_nb.notebook.feed.FeedWidget`. Nothing here runs on the run's loop.
+
+When the run ends the view leaves a static output that a saved notebook keeps:
+
+* the live output (shown with a ``display_id``) is replaced, in its own cell, by the
+  whole transcript as HTML — its text/plain stays the same line, so nbval, which sees
+  only the first ``display_data`` of an output, compares equal text;
+* a cell that waits for the run (``view.join()``, what ``--wait`` does) gets instead a
+  new ``display_data`` with the transcript and the summary as text/plain, published
+  before the cell ends, so nbval compares the summary; the live output then keeps
+  only its text line.
+"""
 
 from __future__ import annotations
 
-import html
 import threading
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
-from botarmy_nb.events import TERMINAL_STATUSES, ChunkEvent, Event, MessageEvent, StatusEvent
-from botarmy_nb.render import event_html, summary, summary_html
+from botarmy_nb.events import TERMINAL_STATUSES, Event, StatusEvent, StepEvent
+from botarmy_nb.log import get_logger
+from botarmy_nb.notebook.cards import Changes, RunFacts, Transcript
+from botarmy_nb.render import summary, summary_html, summary_text
 
 if TYPE_CHECKING:
     from botarmy_nb.handle import Run
+    from botarmy_nb.store.records import RunRecord
 
-__all__ = ["LiveView"]
+__all__ = ["FALLBACK_CLASS", "LiveView", "run_facts"]
 
-MAX_BLOCKS = 200  # older messages stay in run.messages; the view keeps the tail
+log = get_logger("notebook")
+FALLBACK_CLASS = "botarmy-view-fallback"  # notebooks/sanitize.cfg matches this class
+
+
+def run_facts(record: RunRecord) -> RunFacts:
+    """Names, roles and the progress total (a team's turn limit) from the run's spec."""
+    spec = record.spec or {}
+    team = spec.get("team") if isinstance(spec.get("team"), dict) else {}
+    roles = {
+        str(a.get("name")): str(a.get("role") or "")
+        for a in (team or {}).get("agents", [])
+        if isinstance(a, dict)
+    }
+    if record.workflow:
+        return RunFacts(record.name, f"workflow {record.workflow}", is_workflow=True)
+    if record.template:
+        return RunFacts(record.name, f"template {record.template}", is_workflow=True)
+    termination = (team or {}).get("termination") or {}
+    limit = termination.get("max_messages")
+    total = (
+        spec.get("max_turns")
+        or (team or {}).get("max_turns")
+        or (limit - 1 if isinstance(limit, int) and limit > 1 else None)
+    )
+    return RunFacts(record.name, f"team {record.team or '-'}", total=total, roles=roles)
+
+
+def _workflow_steps(record: RunRecord) -> int | None:
+    if not record.workflow:
+        return None
+    from botarmy_nb.bmad.loader import load_bmad
+
+    workflow = load_bmad((record.spec or {}).get("bmad_roots") or None).workflows.get(
+        record.workflow
+    )
+    return None if workflow is None else len(workflow.steps)
+
+
+def _shell() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return None
+    return get_ipython()
 
 
 class LiveView:
-    """Shows a run's conversation as it streams; ends with the run's summary."""
+    """A run's live view: header, progress, message cards, Stop/Kill, questions.
 
-    min_interval_s = 0.1
+    >>> view = LiveView(run).start()   # in a notebook cell
+    >>> view.display()                 # shown here; the transcript stays when it ends
+    >>> view.join()                    # optional: block until the run ended (--wait)
+    """
+
+    min_interval_s = 0.1  # at most ten updates a second
 
     def __init__(self, run: Run) -> None:
         import ipywidgets as widgets
 
+        from botarmy_nb.notebook.controls import HitlPanel, RunControls
+        from botarmy_nb.notebook.feed import FeedWidget
+
         self.run = run
-        self._lock = threading.Lock()
-        self._blocks: list[str] = []
-        self._dropped = 0
-        self._palette: dict[str, str] = {}
-        self._typing: dict[str, str] = {}  # agent → text streamed so far
-        self._messages = 0
-        self._last_push = 0.0
-        self._timer: threading.Timer | None = None
-        self._final = False
-        name = html.escape(run.name)
-        self.header = widgets.HTML(f"<b>botarmy run {name}</b> · <i>starting…</i>")
-        self.body = widgets.HTML("")
-        self.widget = widgets.VBox([self.header, self.body])
-        self._subscription = None
+        self.record = run.record
+        self.transcript = Transcript(run_facts(self.record))
+        self._lock = threading.Condition()
+        self._dirty = False
+        self._terminal = False
+        self._first_push = True
+        self._closed = False
+        self._steps_known = False
+        self._ended = threading.Event()  # the final state was pushed and the output left
+        self._final_lock = threading.Lock()
+        self._joined = False
+        self._final_shown = False
+        self._display_id: str | None = None
+        self._cell_parent: dict[str, Any] | None = None
+        self.final_html: str | None = None
+        self.final_text: str | None = None
+        self.feed = FeedWidget(self.record.name, self._want)
+        self.controls = RunControls(lambda grace: self.run.cancel(grace_s=grace))
+        self.hitl = HitlPanel(self.run.answer)
+        self.widget = widgets.VBox([self.feed, self.controls.box, self.hitl.box])
+        self._subscription: Any = None
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name=f"botarmy-view-{run.id[:8]}", daemon=True
+        )
+
+    # -- API ----------------------------------------------------------------------------------
+
+    @property
+    def text_line(self) -> str:
+        return f"botarmy live view of run {self.record.name}"
 
     def start(self) -> LiveView:
         """Subscribe to the run: its whole history from the store, then live events."""
+        self._flusher.start()
         self._subscription = self.run.subscribe(self._on_event)
         return self
 
     def mimebundle(self) -> dict[str, Any]:
-        """The widget with a stable text/plain fallback (saved notebooks and nbval see this)."""
+        """The widget, with an HTML and a text fallback for front-ends without widgets."""
         data = dict(self.widget._repr_mimebundle_() or {})
-        data["text/plain"] = f"botarmy live view of run {self.run.name}"
+        data["text/html"] = (
+            f"<div class='{FALLBACK_CLASS}'><i>botarmy run {_esc(self.record.name)} was "
+            "running when this output was saved; its transcript is left here when it ends."
+            "</i></div>"
+        )
+        data["text/plain"] = self.text_line
         return data
 
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, ChunkEvent):  # streamed tokens: shown until the message lands
-            with self._lock:
-                self._typing[event.agent or "?"] = (
-                    self._typing.get(event.agent or "?", "") + event.content
+    def display(self) -> None:
+        """Show the view in the current cell; its final transcript replaces it there."""
+        from IPython.display import display
+
+        shell = _shell()
+        publisher = getattr(shell, "display_pub", None)
+        parent = getattr(publisher, "parent_header", None)
+        self._cell_parent = dict(parent) if parent else None
+        self._display_id = f"botarmy-{self.run.id}-{uuid.uuid4().hex[:8]}"
+        display(self.mimebundle(), raw=True, display_id=self._display_id)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Block until the run ended and its final output is in this cell (``--wait``).
+
+        Returns False if ``timeout`` passed first (the run goes on).
+        """
+        with self._final_lock:
+            self._joined = True
+        if not self._ended.wait(timeout):
+            return False
+        from IPython.display import display, update_display
+
+        with self._final_lock:
+            if self._final_shown:
+                return True
+            self._final_shown = True
+            if self._display_id is not None:
+                update_display(
+                    {
+                        "text/html": f"<div class='{FALLBACK_CLASS}'></div>",
+                        "text/plain": self.text_line,
+                    },
+                    raw=True,
+                    display_id=self._display_id,
                 )
-            self._schedule()
-            return
-        if isinstance(event, MessageEvent):
+            display(self.final_bundle(wrapper="botarmy-transcript"), raw=True)
+        return True
+
+    def final_bundle(self, *, wrapper: str) -> dict[str, Any]:
+        """The static output of an ended run: the transcript as HTML, the summary as text."""
+        return {
+            "text/html": f"<div class='{wrapper}'>{self.final_html or ''}</div>",
+            "text/plain": self.final_text or self.text_line,
+        }
+
+    def close(self) -> None:
+        """Stop updating (the run goes on)."""
+        if self._subscription is not None:
+            self._subscription.close()
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
+    # -- events (the subscription's thread) ---------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, StepEvent) and not self._steps_known:
+            self._steps_known = True  # the workflow is loaded (and cached) by now
+            try:
+                total = _workflow_steps(self.record)
+            except Exception:  # a core that no longer loads: progress without a total
+                total = None
             with self._lock:
-                self._typing.pop(event.agent or "?", None)
-        block = event_html(event, self._palette)
+                self.transcript.facts.total = total
+                self.transcript.head["total"] = total
         with self._lock:
-            if block is not None:
-                self._blocks.append(block)
-                if len(self._blocks) > MAX_BLOCKS:
-                    self._blocks.pop(0)
-                    self._dropped += 1
-            if isinstance(event, MessageEvent):
-                self._messages += 1
-        if isinstance(event, StatusEvent) and event.status in TERMINAL_STATUSES:
-            self._finish()
-            return
-        self._schedule()
+            self.transcript.apply(event)
+            self._dirty = True
+            if isinstance(event, StatusEvent) and event.status in TERMINAL_STATUSES:
+                self._terminal = True
+            self._lock.notify_all()
 
-    def _schedule(self) -> None:
+    # -- pushing (the view's own thread) ------------------------------------------------------
+
+    def _flush_loop(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    while not (self._dirty or self._closed):
+                        self._lock.wait()
+                    if self._closed and not self._dirty:
+                        return
+                    terminal = self._terminal
+                    self._send_changes_locked()
+                    hitl = self.transcript.head.get("hitl")
+                self.hitl.show(hitl)
+                if terminal:
+                    self._finish()
+                    return
+                time.sleep(self.min_interval_s)
+        except Exception:  # a broken front-end link must not take the kernel with it
+            log.warning("live view stopped", run_id=self.run.id, exc_info=True)
+            self._ended.set()
+
+    def _send_changes_locked(self) -> None:
+        self._dirty = False
+        changes = self.transcript.take_changes()
+        if self._first_push:  # a front-end model starts from nothing: say where cards start
+            self._first_push = False
+            if changes.cards_from is None:
+                changes.cards_from = 0
+        self.feed.push(changes.message())
+
+    def _want(self, have: int) -> None:
+        """A browser view missed changes: send it everything from ``have`` cards on."""
         with self._lock:
-            wait = self.min_interval_s - (time.monotonic() - self._last_push)
-            if wait <= 0:
-                self._push_locked()
-            elif self._timer is None:
-                self._timer = threading.Timer(wait, self._flush_timer)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def _flush_timer(self) -> None:
-        with self._lock:
-            self._timer = None
-            if not self._final:
-                self._push_locked()
-
-    def _push_locked(self) -> None:
-        self._last_push = time.monotonic()
-        dropped = (
-            (f"<div><small>… {self._dropped} earlier events: see run.messages</small></div>")
-            if self._dropped
-            else ""
-        )
-        typing = "".join(
-            f"<div style='opacity:.6'><b>{html.escape(agent)}</b> <i>typing…</i>"
-            f"<pre style='white-space:pre-wrap;margin:2px 0'>{html.escape(text)}</pre></div>"
-            for agent, text in self._typing.items()
-        )
-        self.body.value = dropped + "".join(self._blocks) + typing
-        self.header.value = (
-            f"<b>botarmy run {html.escape(self.run.name)}</b> · "
-            f"<i>running</i> · {self._messages} messages"
-        )
+            self.transcript.take_changes()  # the snapshot below covers what was pending
+            self._dirty = False
+            snapshot = self.transcript.snapshot()
+            start = have if 0 <= have <= len(snapshot.cards) else 0
+            self.feed.push(
+                Changes(
+                    cards_from=start,
+                    cards=snapshot.cards[start:],
+                    head=snapshot.head,
+                    typing=snapshot.typing,
+                ).message()
+            )
 
     def _finish(self) -> None:
-        with self._lock:
-            self._final = True
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self._push_locked()
-            record = self.run.record
-            self.header.value = summary_html(summary(record, self.run.events))
+        try:
+            self.record = record = self.run.record
+            facts = summary(record, self.transcript.events)
+            self.final_html = self.transcript.static_html(summary_html(facts))
+            self.final_text = summary_text(facts)
+        except Exception:  # the store went away: the transcript alone still helps
+            log.warning("live view could not read the run's end", run_id=self.run.id, exc_info=True)
+            self.final_html = self.transcript.static_html("")
+        self.controls.ended()
+        self.hitl.show(None)
+        with self._final_lock:
+            if not self._joined and self._display_id is not None:
+                self._leave_in_cell()
+            self._ended.set()
+
+    def _leave_in_cell(self) -> None:
+        """Replace the live output by the transcript, in the cell that showed it."""
+        from IPython.display import update_display
+
+        shell = _shell()
+        publisher = getattr(shell, "display_pub", None)
+        token = None
+        if self._cell_parent and hasattr(publisher, "set_thread_parent"):
+            token = publisher.set_thread_parent(self._cell_parent)  # type: ignore[union-attr]
+        try:
+            bundle = self.final_bundle(wrapper=FALLBACK_CLASS)
+            bundle["text/plain"] = self.text_line  # what nbval saw when the cell ran
+            update_display(bundle, raw=True, display_id=self._display_id)
+        finally:
+            if token is not None:
+                publisher.reset_thread_parent(token)  # type: ignore[union-attr]
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(text)

@@ -1,0 +1,396 @@
+"""A run's transcript as the run view shows it: events folded into HTML cards and header
+facts. Pure (no widgets, no IPython): the live view sends its changes, the saved output
+renders it whole."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botarmy_nb.events import (
+    TERMINAL_STATUSES,
+    ArtifactEvent,
+    ChunkEvent,
+    ErrorEvent,
+    Event,
+    HitlRequestEvent,
+    HitlResponseEvent,
+    MessageEvent,
+    ModelCallEvent,
+    StatusEvent,
+    StepEvent,
+    ToolCallEvent,
+)
+from botarmy_nb.render import markdown_html
+
+__all__ = ["COLLAPSE_CHARS", "MESSAGE_LIMIT", "PROMPT_LIMIT", "Changes", "RunFacts", "Transcript"]
+
+MESSAGE_LIMIT = 20_000  # characters of one message a card shows; the rest is in run.messages
+PROMPT_LIMIT = 500  # workflow prompts repeat whole documents: a card shows their start
+COLLAPSE_CHARS = 1_200  # longer messages start collapsed
+TYPING_LIMIT = 1_500  # streamed preview characters per agent (then only a count)
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+STATUS_COLORS = {
+    "queued": "#7f7f7f",
+    "running": "#1f77b4",
+    "completed": "#2ca02c",
+    "failed": "#d62728",
+    "cancelled": "#7f7f7f",
+    "lost": "#ff7f0e",
+}
+_esc = html.escape
+
+
+@dataclass
+class RunFacts:
+    """What the view knows about the run before its events: names and the progress total."""
+
+    name: str
+    what: str = ""  # "team writers-room", "workflow greenfield-service"
+    is_workflow: bool = False
+    total: int | None = None  # steps of the workflow, or the team's turn limit
+    roles: dict[str, str] = field(default_factory=dict)  # agent → role
+
+
+@dataclass
+class Changes:
+    """What changed since the last call of :meth:`Transcript.take_changes`.
+
+    ``cards_from``/``cards``: drop the cards from that index on, then append ``cards``
+    (usually ``cards_from`` is the old length: a pure append). ``head``: the header facts
+    that changed. ``typing``: agent → (offset, text, total) to splice into the streamed
+    preview, or None to remove it.
+    """
+
+    cards_from: int | None = None
+    cards: list[str] = field(default_factory=list)
+    head: dict[str, Any] = field(default_factory=dict)
+    typing: dict[str, tuple[int, str, int] | None] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.cards_from is not None or bool(self.head) or bool(self.typing)
+
+    def message(self) -> dict[str, Any]:
+        """The wire form the front-end applies (only the parts that changed)."""
+        out: dict[str, Any] = {}
+        if self.cards_from is not None:
+            out["from"], out["cards"] = self.cards_from, self.cards
+        if self.head:
+            out["h"] = self.head
+        if self.typing:
+            out["t"] = {k: (None if v is None else list(v)) for k, v in self.typing.items()}
+        return out
+
+
+def _stamp(at: datetime) -> float:
+    return round(at.timestamp(), 3)
+
+
+def _offset(at: datetime, start: datetime | None) -> str:
+    if start is None:
+        return ""
+    seconds = max(0.0, (at - start).total_seconds())
+    if seconds < 60:
+        return f"+{seconds:.2f} s"
+    return f"+{int(seconds // 60)}m {seconds % 60:.2f} s"
+
+
+class Transcript:
+    """Folds a run's events (in seq order) into cards and header facts."""
+
+    def __init__(self, facts: RunFacts) -> None:
+        self.facts = facts
+        self._reset()
+        self._sent_cards: list[str] = []
+        self._dirty_from = 0  # cards before this index are as sent
+        self._sent_head: dict[str, Any] = {}
+        self._sent_typing: dict[str, tuple[int, int]] = {}  # agent → (shown, total)
+
+    def _reset(self) -> None:
+        self.events: list[Event] = []
+        self.cards: list[str] = []
+        self._card_seqs: list[int] = []
+        self._palette: dict[str, str] = {}
+        self._pending_tokens: dict[str, int | None] = {}
+        self._last_error: tuple[str, int] | None = None  # (text, repeats) of the last card
+        self.typing: dict[str, str] = {}
+        self.start: datetime | None = None
+        self.head: dict[str, Any] = {
+            "name": self.facts.name,
+            "what": self.facts.what,
+            "status": "queued",
+            "step": None,
+            "agent": None,
+            "done": 0,
+            "total": self.facts.total,
+            "unit": "steps" if self.facts.is_workflow else "turns",
+            "messages": 0,
+            "calls": 0,
+            "tokens": 0,
+            "cost": 0.0,
+            "t0": None,
+            "t1": None,
+            "note": None,
+            "hitl": None,
+        }
+        self._steps_done: set[int] = set()
+
+    # -- folding ----------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, ChunkEvent):
+            agent = event.agent or "?"
+            self.typing[agent] = self.typing.get(agent, "") + event.content
+            return
+        if isinstance(event, StatusEvent) and event.truncate_after is not None:
+            self._truncate(event.truncate_after)
+        self.events.append(event)
+        self._fold(event)
+
+    def _truncate(self, after: int) -> None:
+        """Forget what was shown past ``after`` (published live, never stored)."""
+        kept = [e for e in self.events if e.seq <= after]
+        dropped = len(self.events) - len(kept)
+        self._reset()
+        self._dirty_from = 0
+        for e in kept:
+            self.events.append(e)
+            self._fold(e)
+        if dropped:
+            self._card(
+                "<div class='ba-note' style='color:#ff7f0e'>⚠ "
+                f"{dropped} event{'s' if dropped != 1 else ''} after #{after} were shown live but "
+                "never stored (their process died); they are no longer shown</div>",
+                after,
+            )
+
+    def _fold(self, e: Event) -> None:
+        h = self.head
+        if self.start is None:
+            self.start = e.created_at
+            h["t0"] = _stamp(e.created_at)
+        if isinstance(e, StatusEvent):
+            h["status"] = e.status
+            if e.status == "running" and h["t0"] is None:
+                h["t0"] = _stamp(e.created_at)
+            if e.status in TERMINAL_STATUSES:
+                h["t1"] = _stamp(e.created_at)
+                h["hitl"] = None
+                self.typing.clear()
+            if e.status == "lost":
+                h["note"] = "lost: its process stopped; ba.resume() can go on from a checkpoint"
+                self._line(f"⚠ run lost{': ' + e.reason if e.reason else ''}", e, "#ff7f0e")
+            elif e.truncate_after is not None:
+                self._line(f"{e.status} again from checkpoint #{e.truncate_after}", e, "#ff7f0e")
+                h["note"] = None
+            elif e.status in ("failed", "cancelled") or e.reason:
+                color = STATUS_COLORS.get(e.status, "#7f7f7f")
+                self._line(f"{e.status}{': ' + e.reason if e.reason else ''}", e, color)
+        elif isinstance(e, MessageEvent):
+            self._message(e)
+        elif isinstance(e, ModelCallEvent):
+            h["calls"] += 1
+            total = (
+                None
+                if e.prompt_tokens is None or e.completion_tokens is None
+                else e.prompt_tokens + e.completion_tokens
+            )
+            h["tokens"] = None if h["tokens"] is None or total is None else h["tokens"] + total
+            h["cost"] = None if h["cost"] is None or e.cost_usd is None else h["cost"] + e.cost_usd
+            self._pending_tokens[e.agent or "?"] = e.completion_tokens
+        elif isinstance(e, StepEvent):
+            if e.phase == "started":
+                h["step"], h["agent"] = f"{e.step} {e.label}", e.agent
+            else:
+                self._steps_done.add(e.step)
+                h["done"] = len(self._steps_done)
+            detail = e.artifact if e.phase == "finished" else e.reason
+            total = f"/{self.facts.total}" if self.facts.total else ""
+            self._line(
+                f"step {e.step}{total} · {e.label} · {e.phase}"
+                + (f" · {detail}" if detail else ""),
+                e,
+                "#555",
+            )
+        elif isinstance(e, HitlRequestEvent):
+            h["hitl"] = {
+                "id": e.request_id,
+                "agent": e.agent,
+                "prompt": e.prompt,
+                "options": list(e.options),
+                "expires": None if e.expires_at is None else _stamp(e.expires_at),
+            }
+            options = f" <small>({_esc(' / '.join(e.options))})</small>" if e.options else ""
+            self._card(
+                self._frame(
+                    "#bcbd22",
+                    f"question from {_esc(e.agent or 'the run')}",
+                    e,
+                    f"<div>{_esc(e.prompt)}{options}</div>",
+                ),
+                e.seq,
+            )
+        elif isinstance(e, HitlResponseEvent):
+            if h["hitl"] and h["hitl"]["id"] == e.request_id:
+                h["hitl"] = None
+            label = {
+                "answered": "✔ answered",
+                "expired": "expired: nobody answered in time, the default was used",
+                "default": "no human attached: the default was used",
+            }[e.outcome]
+            self._card(self._frame("#bcbd22", label, e, f"<div>{_esc(e.response)}</div>"), e.seq)
+        elif isinstance(e, ArtifactEvent):
+            body = markdown_html(e.content, limit=MESSAGE_LIMIT)
+            where = f" → {_esc(e.path)}" if e.path else ""
+            self._card(
+                self._frame(
+                    "#17becf",
+                    f"document {_esc(e.name)}",
+                    e,
+                    f"<details><summary>{_esc(e.name)}{where} "
+                    f"<small>({len(e.content):,} characters)</small></summary>"
+                    f"<div class='ba-md'>{body}</div></details>",
+                ),
+                e.seq,
+            )
+        elif isinstance(e, ErrorEvent):
+            self._error(e)
+        elif isinstance(e, ToolCallEvent):
+            names = ", ".join(str(c.get("name", "?")) for c in e.calls)
+            self._line(f"tool {e.phase}: {names}", e, "#555")
+
+    def _message(self, e: MessageEvent) -> None:
+        h = self.head
+        agent = e.agent or "?"
+        self.typing.pop(agent, None)
+        if e.kind == "prompt":  # the workflow's instructions to the next agent: not an agent
+            shown = markdown_html(e.content, limit=PROMPT_LIMIT)
+            self._card(
+                "<details class='ba-prompt' style='margin:2px 0 2px 12px;color:#555'>"
+                f"<summary><small>prompt to the next agent · {len(e.content):,} characters"
+                f" · {_offset(e.created_at, self.start)}</small></summary>"
+                f"<div class='ba-md'>{shown}</div></details>",
+                e.seq,
+            )
+            return
+        if agent != "user":
+            h["messages"] += 1
+            h["agent"] = agent
+            if not self.facts.is_workflow:
+                h["done"] = h["messages"]
+        color = self._palette.setdefault(agent, _PALETTE[len(self._palette) % len(_PALETTE)])
+        if agent == "user":
+            color = "#7f7f7f"
+        tokens = self._pending_tokens.pop(agent, 0) if agent != "user" else 0
+        meta = []
+        role = self.facts.roles.get(agent)
+        if role and role != agent:
+            meta.append(_esc(role))
+        if e.kind not in ("text", "task"):
+            meta.append(_esc(e.kind))
+        if tokens is None:
+            meta.append("tokens unknown")
+        elif tokens:
+            meta.append(f"{tokens} tokens")
+        if (e.model or "").startswith("scripted"):
+            meta.append("scripted")
+        body = markdown_html(e.content, limit=MESSAGE_LIMIT)
+        long = len(e.content) > COLLAPSE_CHARS or e.content.count("\n") > 30
+        if long:
+            first = e.content.strip().splitlines()[0][:120] if e.content.strip() else ""
+            body = (
+                f"<details><summary>{_esc(first)} <small>({len(e.content):,} characters)"
+                f"</small></summary>{body}</details>"
+            )
+        title = f"{_esc(agent)}" + (f" <small>· {' · '.join(meta)}</small>" if meta else "")
+        self._card(self._frame(color, title, e, f"<div class='ba-md'>{body}</div>"), e.seq)
+
+    def _error(self, e: ErrorEvent) -> None:
+        text = f"{e.error_type}: {e.message}"
+        if self._last_error and self._last_error[0] == text and self.cards:
+            repeats = self._last_error[1] + 1  # the same failure again: count it, once
+            self._last_error = (text, repeats)
+            self.cards[-1] = self._error_card(text, e, repeats)
+            self._dirty_from = min(self._dirty_from, len(self.cards) - 1)
+            return
+        self._card(self._error_card(text, e, 1), e.seq)
+        self._last_error = (text, 1)
+
+    def _error_card(self, text: str, e: Event, repeats: int) -> str:
+        times = f" <small>(×{repeats})</small>" if repeats > 1 else ""
+        return self._frame("#d62728", f"error{times}", e, f"<pre>{_esc(text)}</pre>")
+
+    def _frame(self, color: str, title: str, e: Event, body: str) -> str:
+        return (
+            f"<div class='ba-card' style='border-left:3px solid {color};margin:6px 0;"
+            f"padding:2px 8px'><div class='ba-meta'><b style='color:{color}'>{title}</b>"
+            f" <small style='color:#888'>{_offset(e.created_at, self.start)}</small></div>"
+            f"{body}</div>"
+        )
+
+    def _line(self, text: str, e: Event, color: str) -> None:
+        self._card(
+            f"<div class='ba-line' style='color:{color};font-size:85%;margin:2px 0'>"
+            f"{_esc(text)} <span style='color:#aaa'>{_offset(e.created_at, self.start)}"
+            "</span></div>",
+            e.seq,
+        )
+
+    def _card(self, card: str, seq: int) -> None:
+        self.cards.append(card)
+        self._card_seqs.append(seq)
+        self._last_error = None
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def take_changes(self) -> Changes:
+        """What to send so that a front-end that applied every earlier change is current."""
+        changes = Changes()
+        sent, now = self._sent_cards, self.cards
+        same = min(self._dirty_from, len(sent), len(now))
+        while same < min(len(sent), len(now)) and sent[same] == now[same]:
+            same += 1  # after a truncation most cards come back the same: keep them
+        if same < len(sent) or len(now) > same:
+            changes.cards_from, changes.cards = same, now[same:]
+            del sent[same:]
+            sent.extend(now[same:])
+        self._dirty_from = len(now)
+        changes.head = {k: v for k, v in self.head.items() if self._sent_head.get(k, ...) != v}
+        self._sent_head.update(changes.head)
+        for agent in set(self._sent_typing) | set(self.typing):
+            text = self.typing.get(agent)
+            if text is None:
+                if self._sent_typing.pop(agent, None) is not None:
+                    changes.typing[agent] = None
+                continue
+            shown, total = self._sent_typing.get(agent, (0, -1))
+            upto = min(len(text), TYPING_LIMIT)
+            if upto > shown or total != len(text):
+                changes.typing[agent] = (shown, text[shown:upto], len(text))
+                self._sent_typing[agent] = (upto, len(text))
+        return changes
+
+    def snapshot(self) -> Changes:
+        """Everything, for a front-end that starts from nothing."""
+        return Changes(
+            cards_from=0,
+            cards=list(self.cards),
+            head=dict(self.head),
+            typing={a: (0, t[:TYPING_LIMIT], len(t)) for a, t in self.typing.items()},
+        )
+
+    # -- the saved output -------------------------------------------------------------------
+
+    def static_html(self, summary: str) -> str:
+        """The whole transcript with the run's summary: plain HTML with inline styles, no
+        script, readable without a kernel (JupyterLab, nbviewer, GitHub)."""
+        count = len(self.cards)
+        return (
+            f"{summary}<details open><summary><small>transcript · {count} entries</small>"
+            "</summary><div class='ba-feed' style='max-height:32em;overflow:auto;"
+            "overflow-wrap:anywhere;border:1px solid #ddd;padding:0 6px'>"
+            + "".join(self.cards)
+            + "</div></details>"
+        )

@@ -1,0 +1,125 @@
+"""The run view in a real JupyterLab and Chromium: messages stream in live, a question is
+answered by clicking, Stop stops, hostile agent text stays inert, and a saved notebook
+reopened without a kernel still shows the conversation."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import nbformat
+from browser_lab import SETUP, Lab
+
+
+def write_notebook(lab: Lab, name: str, cells: list[str]) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}  # fmt: skip
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, lab.root / name)
+
+
+def open_notebook(page: Any, lab: Lab, name: str, *, kernel: bool = True) -> None:
+    page.goto(lab.tree(name))
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    if kernel:
+        page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
+        )
+
+
+def cell(page: Any, index: int) -> Any:
+    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+
+def run_cell(page: Any, index: int) -> None:
+    """Click into the cell's editor and press Shift+Enter, as a person would; wait until
+    the kernel took it (the prompt shows [*] or a number)."""
+    prompt = cell(page, index).locator(".jp-InputArea-prompt")
+    for _ in range(3):
+        cell(page, index).locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(
+                "el => /\\[[*0-9]+\\]/.test(el.textContent)",
+                arg=prompt.element_handle(),
+                timeout=5_000,
+            )
+            return
+        except Exception:
+            continue
+    raise AssertionError(f"cell {index} did not start")
+
+
+def wait_idle(page: Any, timeout_s: float = 60) -> None:
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_s * 1000
+    )
+
+
+def save(page: Any, lab: Lab, name: str) -> dict[str, Any]:
+    """Ctrl+S, then the notebook as the server wrote it."""
+    path = lab.root / name
+    before = path.stat().st_mtime_ns
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 15
+    while path.stat().st_mtime_ns == before:
+        assert time.monotonic() < deadline, "the notebook was not saved"
+        time.sleep(0.1)
+    time.sleep(0.3)
+    return lab.contents(name)
+
+
+def test_live_run_stop_and_saved_transcript(page: Any, lab: Lab, shots: Any) -> None:
+    write_notebook(
+        lab,
+        "live.ipynb",
+        [
+            SETUP,
+            "run = ba.run('Write a note about <b>offline</b> sync', model='slow:scripted',"
+            " name='stoppable')\n"
+            "view = LiveView(run).start()\nview.display()",
+            "done = ba.run('Write a brief', name='finished', max_turns=2)\n"
+            "LiveView(done).start().display()",
+        ],
+    )
+    open_notebook(page, lab, "live.ipynb")
+    run_cell(page, 0)
+    wait_idle(page)
+    run_cell(page, 1)
+    view = cell(page, 1).locator(".botarmy-view")
+    view.wait_for()
+    # messages appear while the run goes, one card at a time
+    view.locator(".ba-feed .ba-card").nth(1).wait_for()
+    first = view.locator(".ba-feed .ba-card").count()
+    view.locator(".ba-feed .ba-card").nth(first).wait_for(timeout=10_000)
+    assert "running" in view.locator(".ba-status").inner_text()
+    shots(page, "run-view-live", cell(page, 1))
+    cell(page, 1).get_by_role("button", name="Stop").click()
+    status = view.locator(".ba-status")
+    page.wait_for_function(
+        "el => el.textContent === 'cancelled'", arg=status.element_handle(), timeout=40_000
+    )
+    time.sleep(0.5)
+    run_cell(page, 2)
+    wait_idle(page)
+    page.wait_for_selector(".jp-Cell:nth-child(3) .botarmy-view-fallback .ba-card", timeout=30_000)
+    saved = save(page, lab, "live.ipynb")
+    assert "widgets" not in saved["metadata"]
+    outputs = saved["cells"][1]["outputs"]
+    assert [o["output_type"] for o in outputs] == ["display_data"]
+    assert "application/vnd.jupyter.widget-view+json" not in outputs[0]["data"]
+    assert "botarmy-view-fallback" in outputs[0]["data"]["text/html"]
+    assert "offline" in outputs[0]["data"]["text/html"]
+
+    # reopened with no kernel at all: the transcript is there, no widget error
+    page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
+    page.goto(f"{lab.url}/lab?token={lab.token}&reset")
+    page.wait_for_selector(".jp-Launcher, .jp-Notebook", timeout=30_000)
+    open_notebook(page, lab, "live.ipynb", kernel=False)
+    output = cell(page, 1).locator(".jp-OutputArea-output")
+    output.locator(".ba-card").first.wait_for()
+    assert "model not found" not in cell(page, 1).inner_text()
+    assert "cancelled" in cell(page, 1).inner_text()
+    shots(page, "run-view-saved", cell(page, 1))
