@@ -376,3 +376,8 @@ def db_upgrade(url: str | None) -> None:
         _echo(f"{safe_url(url)}: schema {before or 'empty'} → {head_revision(engine)}")
     finally:
         engine.dispose()
+
+
+from botarmy_nb.worker.cli import worker_command  # noqa: E402  (click only; Celery is lazy)
+
+main.add_command(worker_command)
