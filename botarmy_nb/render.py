@@ -93,7 +93,8 @@ def summary(record: RunRecord, events: Iterable[Event]) -> dict[str, Any]:
     artifacts: list[ArtifactEvent] = []
     models: set[str] = set()
     for e in events:
-        if isinstance(e, MessageEvent) and e.agent != "user":
+        if isinstance(e, MessageEvent) and e.agent != "user" and e.kind != "prompt":
+            # a workflow's prompts to its agents are not an agent speaking
             per_agent[e.agent or "?"] += 1
             if e.model:
                 models.add(e.model)

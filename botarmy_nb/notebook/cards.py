@@ -5,6 +5,7 @@ renders it whole."""
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,13 +26,35 @@ from botarmy_nb.events import (
 )
 from botarmy_nb.render import markdown_html
 
-__all__ = ["COLLAPSE_CHARS", "MESSAGE_LIMIT", "PROMPT_LIMIT", "Changes", "RunFacts", "Transcript"]
+__all__ = [
+    "COLLAPSE_CHARS",
+    "COLORS",
+    "MESSAGE_LIMIT",
+    "PROMPT_LIMIT",
+    "Changes",
+    "RunFacts",
+    "Transcript",
+    "inline_styles",
+]
 
 MESSAGE_LIMIT = 20_000  # characters of one message a card shows; the rest is in run.messages
 PROMPT_LIMIT = 500  # workflow prompts repeat whole documents: a card shows their start
 COLLAPSE_CHARS = 1_200  # longer messages start collapsed
 TYPING_LIMIT = 1_500  # streamed preview characters per agent (then only a count)
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+# Cards carry colour classes (short on the wire); the CSS of the live view and the inline
+# styles of the saved output (:meth:`Transcript.static_html`) give them their colours.
+COLORS = {
+    "c0": "#1f77b4", "c1": "#ff7f0e", "c2": "#2ca02c", "c3": "#9467bd", "c4": "#8c564b",
+    "c5": "#e377c2", "c6": "#17becf",
+    "cu": "#7f7f7f",  # the user
+    "cq": "#bcbd22",  # questions and answers
+    "cd": "#17becf",  # documents
+    "ce": "#d62728",  # errors, failures
+    "co": "#ff7f0e",  # lost, truncated, resumed
+    "cg": "#555555",  # steps, tools, other status lines
+}  # fmt: skip
+_AGENT_CLASSES = ("c0", "c1", "c2", "c3", "c4", "c5", "c6")
+_STATUS_CLASSES = {"failed": "ce", "lost": "co"}
 STATUS_COLORS = {
     "queued": "#7f7f7f",
     "running": "#1f77b4",
@@ -160,7 +183,7 @@ class Transcript:
             self._fold(e)
         if dropped:
             self._card(
-                "<div class='ba-note' style='color:#ff7f0e'>⚠ "
+                "<div class='ba-line ba-co'>⚠ "
                 f"{dropped} event{'s' if dropped != 1 else ''} after #{after} were shown live but "
                 "never stored (their process died); they are no longer shown</div>",
                 after,
@@ -181,12 +204,12 @@ class Transcript:
                 self.typing.clear()
             if e.status == "lost":
                 h["note"] = "lost: its process stopped; ba.resume() can go on from a checkpoint"
-                self._line(f"⚠ run lost{': ' + e.reason if e.reason else ''}", e, "#ff7f0e")
+                self._line(f"⚠ run lost{': ' + e.reason if e.reason else ''}", e, "co")
             elif e.truncate_after is not None:
-                self._line(f"{e.status} again from checkpoint #{e.truncate_after}", e, "#ff7f0e")
+                self._line(f"{e.status} again from checkpoint #{e.truncate_after}", e, "co")
                 h["note"] = None
             elif e.status in ("failed", "cancelled") or e.reason:
-                color = STATUS_COLORS.get(e.status, "#7f7f7f")
+                color = _STATUS_CLASSES.get(e.status, "cg")
                 self._line(f"{e.status}{': ' + e.reason if e.reason else ''}", e, color)
         elif isinstance(e, MessageEvent):
             self._message(e)
@@ -212,7 +235,7 @@ class Transcript:
                 f"step {e.step}{total} · {e.label} · {e.phase}"
                 + (f" · {detail}" if detail else ""),
                 e,
-                "#555",
+                "cg",
             )
         elif isinstance(e, HitlRequestEvent):
             h["hitl"] = {
@@ -225,7 +248,7 @@ class Transcript:
             options = f" <small>({_esc(' / '.join(e.options))})</small>" if e.options else ""
             self._card(
                 self._frame(
-                    "#bcbd22",
+                    "cq",
                     f"question from {_esc(e.agent or 'the run')}",
                     e,
                     f"<div>{_esc(e.prompt)}{options}</div>",
@@ -242,24 +265,14 @@ class Transcript:
             }[e.outcome]
             self._card(self._frame("#bcbd22", label, e, f"<div>{_esc(e.response)}</div>"), e.seq)
         elif isinstance(e, ArtifactEvent):
-            body = markdown_html(e.content, limit=MESSAGE_LIMIT)
+            # the document itself is in run.artifacts (and usually the message above)
             where = f" → {_esc(e.path)}" if e.path else ""
-            self._card(
-                self._frame(
-                    "#17becf",
-                    f"document {_esc(e.name)}",
-                    e,
-                    f"<details><summary>{_esc(e.name)}{where} "
-                    f"<small>({len(e.content):,} characters)</small></summary>"
-                    f"<div class='ba-md'>{body}</div></details>",
-                ),
-                e.seq,
-            )
+            self._line(f"document {e.name}{where} ({len(e.content):,} characters)", e, "cd")
         elif isinstance(e, ErrorEvent):
             self._error(e)
         elif isinstance(e, ToolCallEvent):
             names = ", ".join(str(c.get("name", "?")) for c in e.calls)
-            self._line(f"tool {e.phase}: {names}", e, "#555")
+            self._line(f"tool {e.phase}: {names}", e, "cg")
 
     def _message(self, e: MessageEvent) -> None:
         h = self.head
@@ -268,7 +281,7 @@ class Transcript:
         if e.kind == "prompt":  # the workflow's instructions to the next agent: not an agent
             shown = markdown_html(e.content, limit=PROMPT_LIMIT)
             self._card(
-                "<details class='ba-prompt' style='margin:2px 0 2px 12px;color:#555'>"
+                "<details class='ba-prompt'>"
                 f"<summary><small>prompt to the next agent · {len(e.content):,} characters"
                 f" · {_offset(e.created_at, self.start)}</small></summary>"
                 f"<div class='ba-md'>{shown}</div></details>",
@@ -280,9 +293,11 @@ class Transcript:
             h["agent"] = agent
             if not self.facts.is_workflow:
                 h["done"] = h["messages"]
-        color = self._palette.setdefault(agent, _PALETTE[len(self._palette) % len(_PALETTE)])
+        color = self._palette.setdefault(
+            agent, _AGENT_CLASSES[len(self._palette) % len(_AGENT_CLASSES)]
+        )
         if agent == "user":
-            color = "#7f7f7f"
+            color = "cu"
         tokens = self._pending_tokens.pop(agent, 0) if agent != "user" else 0
         meta = []
         role = self.facts.roles.get(agent)
@@ -320,21 +335,19 @@ class Transcript:
 
     def _error_card(self, text: str, e: Event, repeats: int) -> str:
         times = f" <small>(×{repeats})</small>" if repeats > 1 else ""
-        return self._frame("#d62728", f"error{times}", e, f"<pre>{_esc(text)}</pre>")
+        return self._frame("ce", f"error{times}", e, f"<pre>{_esc(text)}</pre>")
 
     def _frame(self, color: str, title: str, e: Event, body: str) -> str:
         return (
-            f"<div class='ba-card' style='border-left:3px solid {color};margin:6px 0;"
-            f"padding:2px 8px'><div class='ba-meta'><b style='color:{color}'>{title}</b>"
-            f" <small style='color:#888'>{_offset(e.created_at, self.start)}</small></div>"
+            f"<div class='ba-card ba-{color}'><div class='ba-meta'><b>{title}</b>"
+            f" <small class='ba-t'>{_offset(e.created_at, self.start)}</small></div>"
             f"{body}</div>"
         )
 
     def _line(self, text: str, e: Event, color: str) -> None:
         self._card(
-            f"<div class='ba-line' style='color:{color};font-size:85%;margin:2px 0'>"
-            f"{_esc(text)} <span style='color:#aaa'>{_offset(e.created_at, self.start)}"
-            "</span></div>",
+            f"<div class='ba-line ba-{color}'>{_esc(text)}"
+            f" <small class='ba-t'>{_offset(e.created_at, self.start)}</small></div>",
             e.seq,
         )
 
@@ -391,6 +404,30 @@ class Transcript:
             f"{summary}<details open><summary><small>transcript · {count} entries</small>"
             "</summary><div class='ba-feed' style='max-height:32em;overflow:auto;"
             "overflow-wrap:anywhere;border:1px solid #ddd;padding:0 6px'>"
-            + "".join(self.cards)
+            + inline_styles("".join(self.cards))
             + "</div></details>"
         )
+
+
+_CARD_HEAD = re.compile(r"<div class='ba-card ba-(c\w)'><div class='ba-meta'><b>")
+_LINE = re.compile(r"<div class='ba-line ba-(c\w)'>")
+
+
+def inline_styles(cards: str) -> str:
+    """Cards with their classes turned into inline styles, for pages without our CSS
+    (a saved notebook on GitHub or nbviewer). Model text cannot match these patterns:
+    every ``<`` in it is escaped."""
+    cards = _CARD_HEAD.sub(
+        lambda m: (
+            f'<div class="ba-card" style="border-left:3px solid {COLORS[m[1]]};margin:6px 0;'
+            f'padding:2px 8px"><div class="ba-meta"><b style="color:{COLORS[m[1]]}">'
+        ),
+        cards,
+    )
+    cards = _LINE.sub(
+        lambda m: f'<div class="ba-line" style="color:{COLORS[m[1]]};font-size:85%;margin:2px 0">',
+        cards,
+    )
+    return cards.replace("<small class='ba-t'>", '<small style="color:#888">').replace(
+        "<details class='ba-prompt'>", '<details style="margin:2px 0 2px 12px;color:#555">'
+    )

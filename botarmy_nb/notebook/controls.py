@@ -109,7 +109,6 @@ class HitlPanel:
             return
         if not self._made:
             self._make()
-        self._request_id = request["id"]
         expires = request.get("expires")
         until = (
             f" · answer by {datetime.fromtimestamp(expires, UTC):%H:%M:%S} UTC" if expires else ""
@@ -129,6 +128,7 @@ class HitlPanel:
         self.text.value = ""
         self.status.value = ""
         self._enable(True)
+        self._request_id = request["id"]  # last: a click before this finds no question
         self.box.layout.display = "flex"
 
     def _enable(self, on: bool) -> None:

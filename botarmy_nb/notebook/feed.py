@@ -16,6 +16,8 @@ from typing import Any
 import anywidget
 import traitlets
 
+from botarmy_nb.notebook.cards import COLORS
+
 __all__ = ["FeedWidget"]
 
 # The browser side. The model keeps the feed (``initialize``), so a view drawn late —
@@ -93,7 +95,8 @@ function render({ model, el }) {
     if (h.step) parts.push(`step ${h.step}`);
     if (h.agent) parts.push(`agent ${h.agent}`);
     const unit = h.unit || "turns";
-    parts.push(h.total ? `${h.done || 0}/${h.total} ${unit}` : `${h.done || 0} ${unit}`);
+    const done = (unit === "turns" ? h.messages : h.done) || 0;
+    parts.push(h.total ? `${done}/${h.total} ${unit}` : `${done} ${unit}`);
     parts.push(`${h.messages || 0} messages`);
     parts.push(h.tokens === null ? "tokens unknown" : `${h.tokens || 0} tokens`);
     parts.push(h.cost === null ? "cost unknown" : `$${(h.cost || 0).toFixed(4)}`);
@@ -104,7 +107,7 @@ function render({ model, el }) {
     facts.textContent = parts.join(" · ");
     const running = !["completed", "failed", "cancelled", "lost"].includes(h.status);
     if (h.total) {
-      fill.style.width = `${Math.min(100, (100 * (h.done || 0)) / h.total)}%`;
+      fill.style.width = `${Math.min(100, (100 * done) / h.total)}%`;
       bar.classList.remove("ba-indeterminate");
     } else {
       fill.style.width = running ? "30%" : "100%";
@@ -180,7 +183,12 @@ _CSS = """
 .botarmy-view .ba-md table { border-collapse: collapse; }
 .botarmy-view .ba-md td, .botarmy-view .ba-md th { border: 1px solid #ccc; padding: 1px 4px; }
 .botarmy-view .ba-typing { opacity: .6; max-height: 8em; overflow: hidden; }
-"""
+.botarmy-view .ba-card { border-left: 3px solid var(--ba-c); margin: 6px 0; padding: 2px 8px; }
+.botarmy-view .ba-card > .ba-meta > b { color: var(--ba-c); }
+.botarmy-view .ba-line { color: var(--ba-c); font-size: 85%; margin: 2px 0; }
+.botarmy-view .ba-t { color: #888; }
+.botarmy-view .ba-prompt { margin: 2px 0 2px 12px; color: #555; }
+""" + "".join(f".botarmy-view .ba-{k} {{ --ba-c: {v}; }}\n" for k, v in COLORS.items())
 
 
 class FeedWidget(anywidget.AnyWidget):  # type: ignore[misc]
