@@ -113,14 +113,17 @@ def table(figures: list[Figure]) -> str:
             rows.append((f"{f.id} {f.name}", f"n/a ({f.na})", "", "", f.target, "—"))
             continue
         r = f.ratio
-        ratio = (
-            "—"
-            if r is None
-            else (f"{r:+.2f} {f.unit}" if f.compare == "diff" else f"{r:.2f}x")
-        )
+        ratio = "—" if r is None else (f"{r:+.2f} {f.unit}" if f.compare == "diff" else f"{r:.2f}x")
         mark = {True: "✔", False: "✘", None: "—"}[f.met]
         rows.append(
-            (f"{f.id} {f.name}", fmt(f.ours, f.unit), fmt(f.baseline, f.unit), ratio, f.target, mark)
+            (
+                f"{f.id} {f.name}",
+                fmt(f.ours, f.unit),
+                fmt(f.baseline, f.unit),
+                ratio,
+                f.target,
+                mark,
+            )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(6)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]

@@ -31,12 +31,14 @@ async def _tick(stop: asyncio.Event, lags: list[float]) -> None:
         lags.append((clock() - start - TICK_S) * 1000)
 
 
-def b10_side(env: Env, *, views: bool = False, bare: bool = False, runs: int = 10,
-             messages: int = 101) -> list[float]:
+def b10_side(
+    env: Env, *, views: bool = False, bare: bool = False, runs: int = 10, messages: int = 101
+) -> list[float]:
     """The ticker's lateness (ms) while ``runs`` runs of ``messages`` messages stream at
     20 ms per model call: on the run thread's loop (ours) or one bare AutoGen loop."""
     lags: list[float] = []
     if bare:
+
         async def main() -> None:
             stop = asyncio.Event()
             ticker = asyncio.create_task(_tick(stop, lags))
@@ -100,11 +102,16 @@ def recording_comms() -> Iterator[list[tuple[float, str, int]]]:
     sent: list[tuple[float, str, int]] = []
 
     class RecordingComm(BaseComm):
-        def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                        buffers: Any = None, **keys: Any) -> None:
+        def publish_msg(
+            self,
+            msg_type: str,
+            data: Any = None,
+            metadata: Any = None,
+            buffers: Any = None,
+            **keys: Any,
+        ) -> None:
             body = json.dumps(
-                {"data": data or {}, "metadata": metadata or {}, "comm_id": self.comm_id,
-                 **keys},
+                {"data": data or {}, "metadata": metadata or {}, "comm_id": self.comm_id, **keys},
                 default=str,
             )
             size = len(body.encode()) + sum(len(memoryview(b).cast("B")) for b in buffers or [])
@@ -136,10 +143,20 @@ def b10(ctx: Context) -> list[Figure]:
     for key, label in (("ours", "no views"), ("views", "10 live views")):
         out.append(
             Figure(
-                "B10", f"run-loop lag p99, 10 runs, {label}", "ms", "diff", 5.0,
-                ours=min(p99s[key]), baseline=bare,
-                details={"p99_rounds_ms": p99s, "runs": runs, "messages": messages,
-                         "call_s": CALL_S, "last_round": detail},
+                "B10",
+                f"run-loop lag p99, 10 runs, {label}",
+                "ms",
+                "diff",
+                5.0,
+                ours=min(p99s[key]),
+                baseline=bare,
+                details={
+                    "p99_rounds_ms": p99s,
+                    "runs": runs,
+                    "messages": messages,
+                    "call_s": CALL_S,
+                    "last_round": detail,
+                },
             )
         )
     return out
@@ -147,8 +164,12 @@ def b10(ctx: Context) -> list[Figure]:
 
 def _p99(lags: list[float], detail: dict[str, Any], key: str) -> float:
     p99 = percentile(lags, 99)
-    detail[key] = {"ticks": len(lags), "p50_ms": percentile(lags, 50), "p99_ms": p99,
-                   "max_ms": max(lags) if lags else None}
+    detail[key] = {
+        "ticks": len(lags),
+        "p50_ms": percentile(lags, 50),
+        "p99_ms": p99,
+        "max_ms": max(lags) if lags else None,
+    }
     return p99
 
 
@@ -160,14 +181,19 @@ def fake_llm(latency_s: float) -> Iterator[str]:
     """The tests' fake OpenAI server in its own process (its threads must not share our
     GIL); yields its base URL."""
     code = (
-        "import sys, time; sys.path.insert(0, sys.argv[2]);"
+        "import socketserver, sys; sys.path.insert(0, sys.argv[2]);"
+        # the default listen backlog (5) drops the SYNs of 100 runs connecting at once,
+        # and each dropped SYN costs a 1 s retransmit: the server, not us
+        "socketserver.TCPServer.request_queue_size = 1024;"
         "from fake_llm import FakeLLMServer;"
         "s = FakeLLMServer(latency_s=float(sys.argv[1])); s.__enter__();"
         "print(s.url, flush=True); sys.stdin.read()"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, str(latency_s), str(ROOT / "tests")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -198,16 +224,19 @@ def concurrent_runs(count: int, team: str, model: str, executor: str = "local") 
 
 
 def b5(ctx: Context) -> list[Figure]:
-    count, messages = ctx.scale(100, 10), ctx.scale(21, 5)
+    count, messages = ctx.scale(100, 5), ctx.scale(21, 3)
     team = ctx.env.team(f"bench{messages}", messages)
     fig = Figure("B5", f"{count} concurrent runs vs one, 200 ms/call, in-process", "s", "le", 1.5)
     with fake_llm(0.2) as url:
         model = f"openai-compatible:m@{url}"
         concurrent_runs(1, team, model)  # warm up: the client, the connection pool
-        measured = alternate(ctx.rounds, {
-            "one": lambda: concurrent_runs(1, team, model),
-            "many": lambda: concurrent_runs(count, team, model),
-        })
+        measured = alternate(
+            ctx.rounds,
+            {
+                "one": lambda: concurrent_runs(1, team, model),
+                "many": lambda: concurrent_runs(count, team, model),
+            },
+        )
     fig.ours, fig.baseline = min(measured["many"]), min(measured["one"])
     fig.details = {"runs": count, "messages": messages, "rounds_s": measured}
     from benchmarks import distributed

@@ -75,9 +75,10 @@ def b2(ctx: Context) -> list[Figure]:
         with psycopg.connect(plain_pg(url)) as conn:
             start = time.perf_counter()
             for i in range(0, rows, BATCH):
-                with conn.cursor() as cur, cur.copy(
-                    f"COPY copy_floor ({', '.join(COLUMNS)}) FROM STDIN"
-                ) as copy:
+                with (
+                    conn.cursor() as cur,
+                    cur.copy(f"COPY copy_floor ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+                ):
                     for value in values[i : i + BATCH]:
                         copy.write_row(value)
                 conn.commit()
