@@ -354,7 +354,10 @@ def resume(ref: str, *, executor: str | None = None) -> Run:
             record.id, process_owner(), statuses=RESUMABLE, lease_s=store_lease_s()
         )
     else:
-        claimed = store.requeue_run(record.id, statuses=RESUMABLE, executor=chosen.name)
+        # a deliberate resume gets a fresh attempt budget (the limit stops crash loops)
+        claimed = store.requeue_run(
+            record.id, statuses=RESUMABLE, executor=chosen.name, reset_attempts=True
+        )
     if claimed is None:
         raise RunBusyError(f"run {record.short_id} was resumed by another process just now")
     chosen.submit(record.id, store)

@@ -144,8 +144,19 @@ class Subscription:
             self.callback(event)
         except Exception:  # a broken viewer must never break the run or the feed
             log.warning("event subscriber failed", run_id=self.run_id, exc_info=True)
-        if isinstance(event, StatusEvent) and event.status in TERMINAL_STATUSES:
+        terminal = isinstance(event, StatusEvent) and event.status in TERMINAL_STATUSES
+        if terminal and (event.status != "lost" or not self._recovers()):  # type: ignore[union-attr]
             self.ended.set()
+
+    def _recovers(self) -> bool:
+        """Whether a lost run will be resumed without anyone asking: a worker's run with
+        attempts left (the workers' recovery loop requeues it)."""
+        from botarmy_nb.settings import get_settings
+
+        record = self.store.get_run(self.run_id, expire=False)
+        if record.status != "lost":
+            return True  # already requeued or resumed
+        return record.executor != "local" and record.attempts < get_settings().max_attempts
 
 
 def _marker_key(event: StatusEvent) -> tuple[int, str, int]:

@@ -20,15 +20,18 @@ __all__ = ["LeaseKeeper", "RunControl", "lease_keeper", "process_owner"]
 
 log = get_logger("lease")
 _owner: tuple[int, str] | None = None
+_owner_lock = threading.Lock()
 
 
 def process_owner() -> str:
-    """``host:pid:token`` naming this process as a run owner (new after a fork)."""
+    """``host:pid:token`` naming this process as a run owner (new after a fork; one per
+    process even when several threads ask first at once)."""
     global _owner
     pid = os.getpid()
-    if _owner is None or _owner[0] != pid:
-        _owner = (pid, f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}")
-    return _owner[1]
+    with _owner_lock:
+        if _owner is None or _owner[0] != pid:
+            _owner = (pid, f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}")
+        return _owner[1]
 
 
 @dataclass
@@ -41,16 +44,19 @@ class RunControl:
     token: CancellationToken = field(default_factory=CancellationToken)
     cancel_requested: bool = False
     ownership_lost: bool = False
+    stop_reason: str | None = None  # why it was stopped, when not the user (a timeout)
 
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str | None = None) -> None:
         """Graceful: the team stops after the current message."""
         self.cancel_requested = True
+        self.stop_reason = self.stop_reason or reason
         if self.loop is not None and self.external is not None:
             self.loop.call_soon_threadsafe(self.external.set)
 
-    def hard_stop(self) -> None:
+    def hard_stop(self, reason: str | None = None) -> None:
         """Abort the model call or tool in flight."""
         self.cancel_requested = True
+        self.stop_reason = self.stop_reason or reason
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self.token.cancel)
 

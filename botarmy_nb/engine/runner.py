@@ -189,6 +189,9 @@ class _TeamRun:
                     if recorder.due():
                         recorder.flush(checkpoint=await self.checkpoint())
         self.calls.release()
+        # the conversation's end is stored with the state that produced it: a run taken
+        # over after this point resumes without repeating a message
+        recorder.flush(checkpoint=await self.checkpoint())
         recorder.autoflush = True
         for artifact in _artifacts(request, messages, run_id, artifacts_dir):
             recorder.emit(artifact)
@@ -293,8 +296,9 @@ async def execute_run(
             reason = await team.run(artifacts_dir, resume_from=state, followup=followup)
         if control.cancel_requested:
             status = "cancelled"
+            reason = control.stop_reason or reason
     except asyncio.CancelledError:
-        status, reason = "cancelled", "cancelled by the user"
+        status, reason = "cancelled", control.stop_reason or "cancelled by the user"
     except BotArmyError as exc:
         status, error = "failed", redact(str(exc))
     except Exception as exc:  # a run failure must end the run cleanly, never kill the loop
@@ -352,12 +356,6 @@ async def _finish(
         publish=False,
         autoflush=False,
     )
-    checkpoint = None
-    if team is not None and team.built is not None and status == "completed":
-        try:
-            checkpoint = await team.checkpoint()  # what `run.reply()` continues from
-        except Exception:
-            log.warning("final checkpoint failed", exc_info=True)
     fields = {
         "status": status,
         "finished_at": utcnow(),
@@ -366,7 +364,7 @@ async def _finish(
         "cancel_requested": None,
     }
     try:
-        recorder.flush(run_update=fields, checkpoint=checkpoint)
+        recorder.flush(run_update=fields)  # a team's final state went with its last message
         await recorder.drain()
     except OwnershipLostError:
         return "lost"

@@ -56,7 +56,12 @@ class RunStore(Protocol):
         self, run_id: str, owner: str, *, statuses: Sequence[str], lease_s: float
     ) -> RunRecord | None: ...
     def requeue_run(
-        self, run_id: str, *, statuses: Sequence[str], executor: str
+        self,
+        run_id: str,
+        *,
+        statuses: Sequence[str],
+        executor: str,
+        reset_attempts: bool = False,
     ) -> RunRecord | None: ...
     def renew_leases(
         self, owner: str, run_ids: Sequence[str], *, lease_s: float
@@ -64,7 +69,13 @@ class RunStore(Protocol):
     def expire_leases(self, run_id: str | None = None) -> list[str]: ...
     def request_cancel(self, run_id: str, mode: str) -> RunRecord: ...
     def mark_finished(
-        self, run_id: str, status: str, *, stop_reason: str | None = None, error: str | None = None
+        self,
+        run_id: str,
+        status: str,
+        *,
+        stop_reason: str | None = None,
+        error: str | None = None,
+        cancel_requested: str | None = None,
     ) -> bool: ...
     def answer_hitl(self, request_id: str, response: str) -> bool: ...
     def hitl_answer(self, request_id: str) -> tuple[str, str | None] | None: ...

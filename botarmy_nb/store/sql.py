@@ -282,7 +282,12 @@ class SqlRunStore:
 
     @_retrying
     def requeue_run(
-        self, run_id: str, *, statuses: Sequence[str], executor: str
+        self,
+        run_id: str,
+        *,
+        statuses: Sequence[str],
+        executor: str,
+        reset_attempts: bool = False,
     ) -> RunRecord | None:
         """Put a run nobody executes back in the queue for ``executor``'s workers (a resume,
         or a lost run being recovered); None if another process holds it."""
@@ -295,6 +300,7 @@ class SqlRunStore:
                 .values(
                     status="queued",
                     executor=executor,
+                    **({"attempts": 0} if reset_attempts else {}),
                     worker=None,
                     lease_expires_at=None,
                     finished_at=None,
@@ -351,9 +357,14 @@ class SqlRunStore:
         marked = []
         for record in candidates:
             heard = record.heartbeat_at or record.started_at or record.created_at
+            then = (
+                "a worker will resume it"
+                if record.executor != "local"
+                else "resume it with ba.resume"
+            )
             reason = (
                 f"lost: its owner {record.worker or '?'} stopped heart-beating "
-                f"(last heard of at {heard:%Y-%m-%d %H:%M:%S} UTC); resume it with ba.resume"
+                f"(last heard of at {heard:%Y-%m-%d %H:%M:%S} UTC); {then}"
             )
             seq = record.last_seq + 1
             with self.transaction() as conn:
@@ -378,19 +389,11 @@ class SqlRunStore:
     @_retrying
     def request_cancel(self, run_id: str, mode: str) -> RunRecord:
         """Ask the run's owner, wherever it is, to stop (``graceful`` or ``hard``); a run
-        nobody executes (queued, lost) is cancelled at once."""
-        now = utcnow()
+        nobody executes (queued, lost) is cancelled at once, with its terminal event."""
+        self.mark_finished(
+            run_id, "cancelled", stop_reason="cancelled by the user", cancel_requested=mode
+        )
         with self.transaction() as conn:
-            conn.execute(
-                update(RunRow)
-                .where(RunRow.id == run_id, RunRow.status.in_(["queued", "lost"]))
-                .values(
-                    status="cancelled",
-                    finished_at=now,
-                    stop_reason="cancelled by the user",
-                    cancel_requested=mode,
-                )
-            )
             conn.execute(
                 update(RunRow)
                 .where(RunRow.id == run_id, RunRow.status == "running")
@@ -400,16 +403,48 @@ class SqlRunStore:
 
     @_retrying
     def mark_finished(
-        self, run_id: str, status: str, *, stop_reason: str | None = None, error: str | None = None
+        self,
+        run_id: str,
+        status: str,
+        *,
+        stop_reason: str | None = None,
+        error: str | None = None,
+        cancel_requested: str | None = None,
     ) -> bool:
-        """End a run that no process is executing (queued or lost); False if one is."""
+        """End a run that no process is executing (queued or lost) with a terminal status
+        event right after its stored tail; False if a process executes it."""
+        found = self.find_runs(run_id)
+        if not found or found[0].id != run_id or found[0].status not in ("queued", "lost"):
+            return False
+        record = found[0]
+        seq = record.last_seq + 1
         with self.transaction() as conn:
             result = conn.execute(
                 update(RunRow)
-                .where(RunRow.id == run_id, RunRow.status.in_(["queued", "lost"]))
-                .values(status=status, finished_at=utcnow(), stop_reason=stop_reason, error=error)
+                .where(
+                    RunRow.id == run_id,
+                    RunRow.status == record.status,
+                    RunRow.last_seq == record.last_seq,
+                )
+                .values(
+                    status=status,
+                    finished_at=utcnow(),
+                    stop_reason=stop_reason,
+                    error=error,
+                    cancel_requested=cancel_requested,
+                    last_seq=seq,
+                )
             )
-        return result.rowcount == 1
+            if result.rowcount != 1:
+                return False  # claimed or ended meanwhile
+            end = StatusEvent(
+                run_id=run_id,
+                seq=seq,
+                status=status,
+                reason=error or stop_reason,  # type: ignore[arg-type]
+            )
+            conn.execute(self._insert(EventRow).on_conflict_do_nothing(), [event_row(end)])
+        return True
 
     # -- events -----------------------------------------------------------------------------
 

@@ -140,7 +140,13 @@ async def _execute(store: RunStore, record: RunRecord, owner: str) -> str:
         started = record.started_at or utcnow()
         left = record.timeout_s - (utcnow() - started).total_seconds()
         watchdog = asyncio.create_task(
-            _watch(control, max(0.0, left), get_settings().cancel_grace_s, timed_out)
+            _watch(
+                control,
+                max(0.0, left),
+                get_settings().cancel_grace_s,
+                timed_out,
+                f"timed out after {record.timeout_s:g} s",
+            )
         )
     try:
         status = await execute_run(
@@ -153,19 +159,15 @@ async def _execute(store: RunStore, record: RunRecord, owner: str) -> str:
     finally:
         if watchdog is not None:
             watchdog.cancel()
-    if timed_out.is_set() and status == "cancelled":
-        reason = f"timed out after {record.timeout_s:g} s"
-        try:
-            store.update_run(record.id, stop_reason=reason)
-        except StoreError:
-            log.warning("could not record the timeout", run_id=record.id, exc_info=True)
     return status
 
 
-async def _watch(control: RunControl, after_s: float, grace_s: float, fired: asyncio.Event) -> None:
+async def _watch(
+    control: RunControl, after_s: float, grace_s: float, fired: asyncio.Event, reason: str
+) -> None:
     """The run's timeout: a graceful stop (after the current message), then a hard one."""
     await asyncio.sleep(after_s)
     fired.set()
-    control.request_stop()
+    control.request_stop(reason)
     await asyncio.sleep(grace_s)
-    control.hard_stop()
+    control.hard_stop(reason)

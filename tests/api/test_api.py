@@ -41,7 +41,7 @@ def test_frames_across_runs(use_database) -> None:  # type: ignore[no-untyped-de
     assert set(ba.artifacts()["name"]) == {"draft.md", "review.md", "brief.md", "plan.md"}
     usage = first.usage
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
-    assert first.artifact("draft.md").content.startswith("**writer**")
+    assert first.artifact("draft.md").content.startswith("## Take 2: One")  # no label line
     with pytest.raises(ConfigError, match="cannot filter on 'nope'"):
         ba.messages(nope=1)
 
@@ -121,6 +121,8 @@ def test_frames_of_an_empty_store_have_their_columns(use_database) -> None:  # t
         "agent",
         "type",
         "content",
+        "model",
+        "step",
     ]
     assert ba.model_calls().empty and "total_tokens" in ba.model_calls().columns
     assert ba.artifacts().empty and ba.runs().empty

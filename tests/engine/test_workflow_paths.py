@@ -120,6 +120,8 @@ def test_unknown_names_are_not_found() -> None:
 class _Events:
     """A recorder that keeps what the engine emits, in memory."""
 
+    run_id = "run1"
+
     def __init__(self) -> None:
         self.events: list[Any] = []
 
