@@ -26,6 +26,7 @@ from botarmy_nb.store.schema import ArtifactRow, EventRow, HitlRequestRow, Model
 if TYPE_CHECKING:
     import pandas as pd
 
+    from botarmy_nb.store.records import RunRecord
     from botarmy_nb.store.sql import SqlRunStore
 
 __all__ = [
@@ -465,7 +466,9 @@ def _typed(
     return frame
 
 
-def _in_run_order(store: SqlRunStore, frame: pd.DataFrame) -> pd.DataFrame:
+def _in_run_order(
+    store: SqlRunStore, frame: pd.DataFrame, records: list[RunRecord] | None = None
+) -> pd.DataFrame:
     """Add ``run_name`` and put runs in creation order (rows arrive sorted by run id, seq).
 
     Sorting by run id and seq in SQL follows the primary key; the few runs are then put
@@ -476,8 +479,10 @@ def _in_run_order(store: SqlRunStore, frame: pd.DataFrame) -> pd.DataFrame:
 
     run_ids = frame["run_id"].astype("str").astype("category")
     present = [str(r) for r in run_ids.cat.categories]
+    if records is None:
+        records = store.runs_by_id(present)
     runs = pd.DataFrame(
-        [(r.id, r.name, r.created_at) for r in store.runs_by_id(present)],
+        [(r.id, r.name, r.created_at) for r in records],
         columns=["id", "name", "created_at"],
     ).sort_values(["created_at", "id"])
     rank = {run_id: i for i, run_id in enumerate(runs["id"])}
@@ -499,23 +504,21 @@ def _in_run_order(store: SqlRunStore, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_step(
-    store: SqlRunStore, frame: pd.DataFrame, filters: Filters, *, column: str = "step"
+    store: SqlRunStore, frame: pd.DataFrame, records: list[RunRecord], *, column: str = "step"
 ) -> pd.DataFrame:
     """Add the workflow step each row happened in (its parent step), ``<NA>`` outside
     any step and in team runs: the last step started before the row's seq and not yet
-    finished or skipped."""
+    finished or skipped. Only the step events of the frame's workflow runs are read."""
     import pandas as pd
 
     frame[column] = pd.array([pd.NA] * len(frame), dtype="Int64")
-    if frame.empty:
+    stepped = [r.id for r in records if r.workflow or r.template]
+    if frame.empty or not stepped:
         return frame
-    bounds = fetch(store, step_events_query(filters.runs_only()))
+    bounds = fetch(store, step_events_query(Filters(run_ids=stepped)))
     if bounds.empty:
         return frame
     bounds["run_id"] = bounds["run_id"].astype("str")
-    bounds = bounds[bounds["run_id"].isin(set(frame["run_id"].astype("str")))]
-    if bounds.empty:
-        return frame
     open_step = pd.to_numeric(bounds["step"]).astype("Int64").where(bounds["phase"] == "started")
     marks = pd.DataFrame(
         {"run_id": bounds["run_id"], "seq": bounds["seq"].astype("int64"), column: open_step}
@@ -542,9 +545,11 @@ def _with_step(
 def _finish(
     store: SqlRunStore, frame: pd.DataFrame, filters: Filters, *, step: bool = True
 ) -> pd.DataFrame:
-    frame = _in_run_order(store, frame)
+    present = [str(r) for r in frame["run_id"].unique()]
+    records = store.runs_by_id(present)
+    frame = _in_run_order(store, frame, records)
     if step:
-        frame = _with_step(store, frame, filters)
+        frame = _with_step(store, frame, records)
     return frame
 
 
