@@ -97,7 +97,7 @@ function render({ model, el }) {
     const unit = h.unit || "turns";
     const done = (unit === "turns" ? h.messages : h.done) || 0;
     parts.push(h.total ? `${done}/${h.total} ${unit}` : `${done} ${unit}`);
-    parts.push(`${h.messages || 0} messages`);
+    parts.push(`${h.messages || 0} message${h.messages === 1 ? "" : "s"}`);
     parts.push(h.tokens === null ? "tokens unknown" : `${h.tokens || 0} tokens`);
     parts.push(h.cost === null ? "cost unknown" : `$${(h.cost || 0).toFixed(4)}`);
     if (h.t0) {

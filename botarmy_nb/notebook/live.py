@@ -50,7 +50,7 @@ def run_facts(record: RunRecord) -> RunFacts:
     if record.workflow:
         return RunFacts(record.name, f"workflow {record.workflow}", is_workflow=True)
     if record.template:
-        return RunFacts(record.name, f"template {record.template}", is_workflow=True)
+        return RunFacts(record.name, f"template {record.template}")
     termination = (team or {}).get("termination") or {}
     limit = termination.get("max_messages")
     total = (

@@ -22,10 +22,22 @@ def write_notebook(lab: Lab, name: str, cells: list[str]) -> None:
 def open_notebook(page: Any, lab: Lab, name: str, *, kernel: bool = True) -> None:
     page.goto(lab.tree(name))
     page.wait_for_selector(".jp-Notebook .jp-Cell")
+    dismiss_dialogs(page)
     if kernel:
         page.wait_for_selector(
             ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
         )
+
+
+def dismiss_dialogs(page: Any) -> None:
+    """JupyterLab may greet with a dialog (kernel choice, a restored workspace): accept it."""
+    time.sleep(0.5)
+    dialog = page.locator(".jp-Dialog")
+    for _ in range(3):
+        if not dialog.count():
+            return
+        dialog.locator(".jp-Dialog-footer button.jp-mod-accept").first.click()
+        time.sleep(0.3)
 
 
 def cell(page: Any, index: int) -> Any:
@@ -37,6 +49,7 @@ def run_cell(page: Any, index: int) -> None:
     the kernel took it (the prompt shows [*] or a number)."""
     prompt = cell(page, index).locator(".jp-InputArea-prompt")
     for _ in range(3):
+        dismiss_dialogs(page)
         cell(page, index).locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         try:
@@ -104,7 +117,7 @@ def test_live_run_stop_and_saved_transcript(page: Any, lab: Lab, shots: Any) -> 
     time.sleep(0.5)
     run_cell(page, 2)
     wait_idle(page)
-    page.wait_for_selector(".jp-Cell:nth-child(3) .botarmy-view-fallback .ba-card", timeout=30_000)
+    cell(page, 2).locator(".botarmy-view-fallback .ba-card").first.wait_for(timeout=30_000)
     saved = save(page, lab, "live.ipynb")
     assert "widgets" not in saved["metadata"]
     outputs = saved["cells"][1]["outputs"]
@@ -123,3 +136,99 @@ def test_live_run_stop_and_saved_transcript(page: Any, lab: Lab, shots: Any) -> 
     assert "model not found" not in cell(page, 1).inner_text()
     assert "cancelled" in cell(page, 1).inner_text()
     shots(page, "run-view-saved", cell(page, 1))
+
+
+def test_answer_questions_by_clicking(page: Any, lab: Lab, shots: Any) -> None:
+    write_notebook(
+        lab,
+        "questions.ipynb",
+        [
+            SETUP,
+            "run = ba.run('A team wiki that works offline', template='project-brief-tmpl',\n"
+            "             variables={'project_name': 'Wiki'}, hitl_timeout_s=120)\n"
+            "view = LiveView(run).start()\nview.display()",
+            "[(e.response, e.outcome) for e in run.events if e.type == 'hitl_response']",
+        ],
+    )
+    open_notebook(page, lab, "questions.ipynb")
+    run_cell(page, 0)
+    wait_idle(page)
+    run_cell(page, 1)
+    box = cell(page, 1)
+    approve = box.get_by_role("button", name="Approve")
+    approve.wait_for()
+    box.get_by_text("question from").first.wait_for()
+    shots(page, "run-view-question", box)
+    answered = 0
+    box.locator("textarea").fill("Mention how sync conflicts are shown")
+    box.get_by_role("button", name="Amend").click()
+    answered += 1
+    status = box.locator(".ba-status")
+    while answered < 4:
+        page.wait_for_function(
+            "([el, n]) => [...el.querySelectorAll('.ba-card')]"
+            "  .filter(c => c.textContent.includes('✔ answered')).length >= n",
+            arg=[box.element_handle(), answered],
+            timeout=30_000,
+        )
+        if status.inner_text() == "completed":
+            break
+        approve.wait_for()
+        page.wait_for_function("el => !el.disabled", arg=approve.element_handle())
+        approve.click()
+        answered += 1
+    page.wait_for_function(
+        "el => el.textContent === 'completed'", arg=status.element_handle(), timeout=60_000
+    )
+    run_cell(page, 2)
+    wait_idle(page)
+    result = cell(page, 2).locator(".jp-OutputArea-output").inner_text()
+    assert result.count("'answered'") == 4 and "Mention how sync conflicts" in result
+
+
+def test_hostile_messages_stay_inert_and_the_page_responsive(
+    page: Any, lab: Lab, shots: Any
+) -> None:
+    write_notebook(
+        lab,
+        "hostile.ipynb",
+        [
+            SETUP,
+            "run = ba.run('Say hostile things', model='hostile', name='hostile')\n"
+            "view = LiveView(run).start()\nview.display()",
+            "x = 1 + 1\nx",
+        ],
+    )
+    open_notebook(page, lab, "hostile.ipynb")
+    run_cell(page, 0)
+    wait_idle(page)
+    run_cell(page, 1)
+    box = cell(page, 1)
+    page.wait_for_function(
+        "el => el.textContent.includes('botarmy run hostile') && "
+        "el.textContent.includes('completed')",
+        arg=box.element_handle(),
+        timeout=60_000,
+    )
+    html = box.inner_html()
+    assert page.evaluate("() => window.__pwned") is None
+    output = box.locator(".jp-OutputArea-output")
+    dangerous = output.locator(
+        "script, iframe, svg, img, object, embed, form, [onerror], [onload], [onclick],"
+        " a[href^='javascript'], [style*='position']"
+    )
+    assert dangerous.count() == 0, [d.evaluate("e => e.outerHTML") for d in dangerous.all()]
+    shown = box.text_content()
+    assert '<td onclick="window.__pwned=5">raw html table' in shown  # raw HTML shown as text
+    assert output.locator(".ba-md table td code").count() >= 1  # a Markdown table, rendered
+    assert "more characters" in box.text_content()  # the 1 MB line is cut (and collapsed)
+    assert len(html) < 200_000
+    # still responsive: the next cell runs and a keystroke lands at once
+    started = time.monotonic()
+    run_cell(page, 2)
+    wait_idle(page)
+    cell(page, 2).locator(".jp-OutputArea-output").get_by_text("2").wait_for()
+    assert time.monotonic() - started < 10
+    box.locator(".ba-feed, .botarmy-view-fallback").first.scroll_into_view_if_needed()
+    shots(page, "run-view-hostile", box)
+    assert not page.botarmy_errors, page.botarmy_errors
