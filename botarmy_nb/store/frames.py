@@ -511,7 +511,7 @@ def _with_step(
     finished or skipped. Only the step events of the frame's workflow runs are read."""
     import pandas as pd
 
-    frame[column] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame[column] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     stepped = [r.id for r in records if r.workflow or r.template]
     if frame.empty or not stepped:
         return frame
