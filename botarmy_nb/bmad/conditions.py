@@ -32,6 +32,7 @@ _TOKEN = re.compile(
     re.X,
 )
 _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null", "True", "False", "None"}
+MAX_NESTING = 32  # brackets and "not"s inside each other; real conditions use two or three
 _EXPRESSION_HINT = re.compile(r"==|!=|<=|>=|[<>()\[\]\"']|\b(and|or|not|in)\b")
 
 
@@ -75,8 +76,17 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
+    """Recursive descent; ``and``/``or`` chains are flat lists, so only nesting recurses."""
+
     def __init__(self, text: str) -> None:
-        self.text, self.tokens, self.i = text, _tokens(text), 0
+        self.text, self.tokens, self.i, self.depth = text, _tokens(text), 0, 0
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ConditionSyntaxError(
+                f"condition {self.text[:80]!r}: nested more than {MAX_NESTING} levels deep"
+            )
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -96,23 +106,26 @@ class _Parser:
         return tree
 
     def or_(self) -> Any:
-        left = self.and_()
+        terms = [self.and_()]
         while self.peek() == ("keyword", "or"):
             self.take()
-            left = ("or", left, self.and_())
-        return left
+            terms.append(self.and_())
+        return ("or", *terms) if len(terms) > 1 else terms[0]
 
     def and_(self) -> Any:
-        left = self.not_()
+        terms = [self.not_()]
         while self.peek() == ("keyword", "and"):
             self.take()
-            left = ("and", left, self.not_())
-        return left
+            terms.append(self.not_())
+        return ("and", *terms) if len(terms) > 1 else terms[0]
 
     def not_(self) -> Any:
         if self.peek() == ("keyword", "not"):
             self.take()
-            return ("not", self.not_())
+            self.nest()
+            tree = ("not", self.not_())
+            self.depth -= 1
+            return tree
         return self.compare()
 
     def compare(self) -> Any:
@@ -137,7 +150,12 @@ class _Parser:
     def atom(self) -> Any:
         kind, value = self.take()
         if kind == "number":
-            return ("lit", float(value) if "." in value else int(value))
+            try:
+                return ("lit", float(value) if "." in value else int(value))
+            except ValueError:  # more digits than int() converts
+                raise ConditionSyntaxError(
+                    f"condition {self.text[:80]!r}: the number {value[:20]}… is too long"
+                ) from None
         if kind == "string":
             return ("lit", value[1:-1])
         if kind == "keyword" and value in ("true", "True"):
@@ -149,16 +167,20 @@ class _Parser:
         if kind == "name":
             return ("var", value)
         if value == "(":
+            self.nest()
             tree = self.or_()
             self.take(")")
+            self.depth -= 1
             return tree
         if value == "[":
+            self.nest()
             items = []
             while self.peek() and self.peek()[1] != "]":  # type: ignore[index]
                 items.append(self.atom())
                 if self.peek() and self.peek()[1] == ",":  # type: ignore[index]
                     self.take()
             self.take("]")
+            self.depth -= 1
             return ("list", items)
         raise ConditionSyntaxError(f"condition {self.text!r}: unexpected {value!r}")
 
@@ -187,9 +209,9 @@ def _eval(tree: Any, variables: Mapping[str, Any], artifacts: Collection[str]) -
     if op == "not":
         return not _eval(tree[1], variables, artifacts)
     if op == "and":
-        return _eval(tree[1], variables, artifacts) and _eval(tree[2], variables, artifacts)
+        return all(_eval(term, variables, artifacts) for term in tree[1:])
     if op == "or":
-        return _eval(tree[1], variables, artifacts) or _eval(tree[2], variables, artifacts)
+        return any(_eval(term, variables, artifacts) for term in tree[1:])
     if op == "in":
         container = _eval(tree[2], variables, artifacts)
         item = _eval(tree[1], variables, artifacts)

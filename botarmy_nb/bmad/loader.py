@@ -220,11 +220,16 @@ def load_bmad(path: str | Path | list[str | Path] | None = None) -> BmadCore:
     if path is None:
         roots = bmad_search_path()
     elif isinstance(path, list):
-        roots = [Path(p).expanduser() for p in path]
+        roots = [Path(p) for p in path]
     else:
-        roots = [Path(path).expanduser()]
-    for root in roots:
-        if not root.is_dir():
+        roots = [Path(path)]
+    for i, root in enumerate(roots):
+        try:
+            roots[i] = root.expanduser()
+            found = roots[i].is_dir()
+        except (OSError, ValueError, RuntimeError):  # NUL, too long, ~nobody
+            found = False
+        if not found:
             raise ConfigError(f"BMAD folder {root} does not exist")
     key = tuple((str(root), _stamp(root)) for root in roots)
     core = _LOADED.get(key)

@@ -24,7 +24,7 @@ from botarmy_nb.bmad.models import (
     WorkflowStep,
 )
 from botarmy_nb.errors import SpecError
-from botarmy_nb.specs.yamlpos import LocatedYaml, load_yaml
+from botarmy_nb.specs.yamlpos import LocatedYaml, load_yaml, read_text, relative_name_problem
 
 __all__ = ["KNOWN", "parse_agent", "parse_team", "parse_template", "parse_workflow"]
 
@@ -109,14 +109,59 @@ def _mapping(doc: LocatedYaml, path: tuple[Any, ...], value: Any, what: str) -> 
     return value
 
 
+def _kind(value: Any) -> str:
+    return {list: "a list", dict: "a mapping", str: "text"}.get(type(value), type(value).__name__)
+
+
+def _list(doc: LocatedYaml, path: tuple[Any, ...], value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise doc.error(path, f"{what} must be a list, not {_kind(value)}")
+    return value
+
+
 def _strings(doc: LocatedYaml, path: tuple[Any, ...], value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str | int | float):
         return [str(value)]
     if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, list | dict):
+                raise doc.error((*path, i), f"expected a name, not {_kind(item)}")
         return [str(v) for v in value if v is not None]
     raise doc.error(path, "expected a name or a list of names")
+
+
+def _texts(doc: LocatedYaml, path: tuple[Any, ...], value: Any) -> list[str]:
+    """A list of texts; one text is a list of one."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    if isinstance(value, dict):
+        raise doc.error(path, "expected a text or a list of texts, not a mapping")
+    return [_text(value)]
+
+
+def _keyed(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+    """YAML keys may be numbers or dates; the models key by text."""
+    return {str(k): v for k, v in mapping.items()}
+
+
+def _list_or_none(value: Any) -> list[Any] | None:
+    return value if isinstance(value, list) else None
+
+
+def _file_name(doc: LocatedYaml, path: tuple[Any, ...], value: Any) -> str | None:
+    """A relative output name (``docs/prd.md``); absolute or ``..`` names are refused."""
+    text = _text(value).strip() or None
+    if text is not None:
+        problem = relative_name_problem(text)
+        if problem:
+            raise doc.error(path, f"the file name {text[:60]!r} {problem}")
+    return text
 
 
 def _text(value: Any) -> str:
@@ -129,26 +174,20 @@ def _text(value: Any) -> str:
 
 
 def _agent_doc(path: Path) -> LocatedYaml:
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     match = _YAML_BLOCK.search(text)
     if match is None:
         raise SpecError("an agent file needs one ```yaml block", file=str(path), line=1)
+    # lines are counted in the markdown file, not in the block
     offset = text[: match.start(1)].count("\n")
-    try:
-        doc = load_yaml(match.group(1), name=str(path))
-    except SpecError as exc:  # point at the line in the markdown file, not in the block
-        raise SpecError(
-            str(exc).split(": ", 1)[-1].split(": ", 1)[-1],
-            file=str(path),
-            line=(exc.line or 0) + offset,
-        ) from None
-    doc.lines = {k: v + offset for k, v in doc.lines.items()}
-    return doc
+    return load_yaml(match.group(1), name=str(path), line_offset=offset)
 
 
 def _commands(doc: LocatedYaml, value: Any) -> dict[str, str]:
     if value is None:
         return {}
+    if not isinstance(value, dict | list):
+        raise doc.error(("commands",), f"commands must be a list or a mapping, not {_kind(value)}")
     items: Iterable[Any] = value.items() if isinstance(value, dict) else value
     out: dict[str, str] = {}
     for item in items:
@@ -172,8 +211,11 @@ def parse_agent(path: Path) -> BmadAgent:
     _check_keys(doc, ("agent",), agent, "agent")
     persona = _mapping(doc, ("persona",), data.get("persona"), "'persona'")
     _check_keys(doc, ("persona",), persona, "persona")
-    principles = persona.get("core_principles", data.get("core_principles"))  # both occur
+    # both places occur upstream
+    principles_at = ("persona",) if "core_principles" in persona else ()
+    principles = persona.get("core_principles", data.get("core_principles"))
     deps = _mapping(doc, ("dependencies",), data.get("dependencies"), "'dependencies'")
+    dependencies = {str(k): _strings(doc, ("dependencies", k), v) for k, v in deps.items()}
     return BmadAgent(
         id=_text(agent.get("id")) or path.stem,
         name=_text(agent.get("name")),
@@ -185,14 +227,14 @@ def parse_agent(path: Path) -> BmadAgent:
             style=_text(persona.get("style")),
             identity=_text(persona.get("identity")),
             focus=_text(persona.get("focus")),
-            core_principles=[_text(p) for p in (principles or [])],
+            core_principles=_texts(doc, (*principles_at, "core_principles"), principles),
         ),
         commands=_commands(doc, data.get("commands")),
-        dependencies={str(k): _strings(doc, ("dependencies", k), v) for k, v in deps.items()},
+        dependencies=dependencies,
         field_lines={
-            f"{kind}.{name}": doc.line_of(("dependencies", kind, i)) or 0
-            for kind, names in deps.items()
-            for i, name in enumerate(names or [])
+            f"{kind}.{name}": doc.line_of(("dependencies", key, i)) or 0
+            for key, kind in ((k, str(k)) for k in deps)
+            for i, name in enumerate(dependencies[kind])
         },
         source=str(path),
         line=doc.line_of(("agent",)),
@@ -226,13 +268,12 @@ def _step(doc: LocatedYaml, index: int, raw: Any) -> WorkflowStep:
         return WorkflowStep(index=index, step=raw, source=doc.file, line=doc.line_of(path))
     data = _mapping(doc, path, raw, "a workflow step")
     _check_keys(doc, path, data, "step")
-    creates = data.get("creates")
     return WorkflowStep(
         index=index,
         agent=_text(data.get("agent")) or None,
         step=_text(data.get("step")) or None,
         action=_text(data.get("action")) or None,
-        creates=_text(creates) or None,
+        creates=_file_name(doc, (*path, "creates"), data.get("creates")),
         requires=_strings(doc, (*path, "requires"), data.get("requires")),
         updates=_text(data.get("updates")) or None,
         uses=_text(data.get("uses")) or None,
@@ -240,12 +281,27 @@ def _step(doc: LocatedYaml, index: int, raw: Any) -> WorkflowStep:
         optional=bool(data.get("optional")),
         optional_steps=_strings(doc, (*path, "optional_steps"), data.get("optional_steps")),
         repeats=_text(data.get("repeats")) or None,
-        routes=_mapping(doc, (*path, "routes"), data.get("routes"), "'routes'") or None,
+        routes=_routes(doc, (*path, "routes"), data.get("routes")) or None,
         notes=_text(data.get("notes")) or None,
         field_lines={str(k): doc.line_of((*path, k)) or 0 for k in data},
         source=doc.file,
         line=doc.line_of(path),
     )
+
+
+def _routes(doc: LocatedYaml, path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    """A step's routes: name → mapping whose ``agent`` and ``uses`` are names."""
+    routes = _mapping(doc, path, value, "'routes'")
+    for name, target in routes.items():
+        if not isinstance(target, dict):
+            continue  # upstream writes prose routes too; only mappings are checked
+        for key in ("agent", "uses"):
+            if isinstance(target.get(key), list | dict):
+                raise doc.error(
+                    (*path, name, key),
+                    f"route '{name}': {key} must be a name, not {_kind(target[key])}",
+                )
+    return _keyed(routes)
 
 
 def parse_workflow(path: Path) -> BmadWorkflow:
@@ -264,14 +320,18 @@ def parse_workflow(path: Path) -> BmadWorkflow:
         project_types=_strings(doc, ("workflow", "project_types"), wf.get("project_types")),
         steps=[_step(doc, i, raw) for i, raw in enumerate(sequence)],
         flow_diagram=_text(wf.get("flow_diagram")) or None,
-        decision_guidance=_mapping(
-            doc,
-            ("workflow", "decision_guidance"),
-            wf.get("decision_guidance"),
-            "'decision_guidance'",
+        decision_guidance=_keyed(
+            _mapping(
+                doc,
+                ("workflow", "decision_guidance"),
+                wf.get("decision_guidance"),
+                "'decision_guidance'",
+            )
         ),
-        handoff_prompts=_mapping(
-            doc, ("workflow", "handoff_prompts"), wf.get("handoff_prompts"), "'handoff_prompts'"
+        handoff_prompts=_keyed(
+            _mapping(
+                doc, ("workflow", "handoff_prompts"), wf.get("handoff_prompts"), "'handoff_prompts'"
+            )
         ),
         source=str(path),
         line=doc.line_of(("workflow",)),
@@ -292,22 +352,20 @@ def _section(doc: LocatedYaml, path: tuple[Any, ...], raw: Any) -> TemplateSecti
         instruction=_text(data.get("instruction")).strip(),
         type=_text(data.get("type")) or "paragraphs",
         template=_text(data.get("template")) or None,
-        examples=[_text(e) for e in examples]
-        if isinstance(examples, list)
-        else ([_text(examples)] if examples else []),
+        examples=_texts(doc, (*path, "examples"), examples if examples else None),
         repeatable=bool(data.get("repeatable")),
         condition=_text(data.get("condition")) or None,
         elicit=bool(data.get("elicit")),
         owner=_text(data.get("owner")) or None,
         editors=_strings(doc, (*path, "editors"), data.get("editors")),
         columns=_strings(doc, (*path, "columns"), data.get("columns")),
-        choices=choices if isinstance(choices, dict | list) else None,
+        choices=_keyed(choices) if isinstance(choices, dict) else _list_or_none(choices),
         sections=[
             _section(doc, (*path, "sections", i), s)
-            for i, s in enumerate(data.get("sections") or [])
+            for i, s in enumerate(_list(doc, (*path, "sections"), data.get("sections"), "sections"))
         ],
         extra={
-            k: v
+            str(k): v
             for k, v in data.items()
             if k not in KNOWN["section"]
             or k
@@ -327,7 +385,7 @@ def parse_template(path: Path) -> BmadTemplate:
     output = _mapping(doc, ("template", "output"), meta.get("output"), "'output'")
     _check_keys(doc, ("template", "output"), output, "output")
     inputs = []
-    for i, raw in enumerate(meta.get("inputs") or []):
+    for i, raw in enumerate(_list(doc, ("template", "inputs"), meta.get("inputs"), "inputs")):
         item = (
             {"name": raw}
             if isinstance(raw, str)
@@ -335,6 +393,8 @@ def parse_template(path: Path) -> BmadTemplate:
         )
         if "name" not in item:
             raise doc.error(("template", "inputs", i), "an input needs a 'name'")
+        if isinstance(item["name"], list | dict):
+            raise doc.error(("template", "inputs", i, "name"), "an input name must be a name")
         inputs.append(
             TemplateInput(
                 name=str(item["name"]),
@@ -343,15 +403,13 @@ def parse_template(path: Path) -> BmadTemplate:
             )
         )
     workflow = data.get("workflow") if isinstance(data.get("workflow"), dict) else {}
-    sections = data.get("sections") or []
-    if not isinstance(sections, list):
-        raise doc.error(("sections",), "sections must be a list")
+    sections = _list(doc, ("sections",), data.get("sections"), "sections")
     return BmadTemplate(
         id=_text(meta.get("id")) or path.stem,
         name=_text(meta.get("name")),
         version=_text(meta.get("version")),  # upstream writes numbers (2.0)
         output_format=_text(output.get("format")) or "markdown",
-        output_filename=_text(output.get("filename")) or None,
+        output_filename=_file_name(doc, ("template", "output", "filename"), output.get("filename")),
         output_title=_text(output.get("title")),
         sections=[_section(doc, ("sections", i), s) for i, s in enumerate(sections)],
         inputs=inputs,

@@ -68,3 +68,30 @@ def test_prose_is_left_for_the_owning_agent(text: str) -> None:
 def test_bad_expressions_are_errors(text: str, message: str) -> None:
     with pytest.raises(ConditionSyntaxError, match=message):
         parse_condition(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 1_000 + "a" + ")" * 1_000,
+        "[" * 1_000 + "]" * 1_000,
+        "not " * 1_000 + "(a)",
+        "a == " + "(" * 40 + "b" + ")" * 40,
+    ],
+)
+def test_deep_nesting_is_a_syntax_error_not_a_recursion_error(text: str) -> None:
+    with pytest.raises(ConditionSyntaxError, match="nested more than 32 levels deep"):
+        parse_condition(text)
+
+
+def test_long_chains_parse_and_evaluate_flat() -> None:
+    # left-nested trees once made evaluation recurse once per term
+    many = parse_condition(" and ".join(["has_ui"] * 5_000))
+    assert many.evaluate(VARS) is True
+    assert parse_condition(" or ".join(["legacy"] * 5_000) + " or has_ui").evaluate(VARS) is True
+    assert parse_condition("not not has_ui").evaluate(VARS) is True
+
+
+def test_a_number_too_long_to_convert() -> None:
+    with pytest.raises(ConditionSyntaxError, match="too long"):
+        parse_condition("epic_count > " + "9" * 5_000)

@@ -309,3 +309,169 @@ def test_a_loaded_core_is_reused_until_a_file_changes(core: Path) -> None:
     pm = core / "agents" / "pm.md"
     pm.write_text(pm.read_text().replace("name: Pat", "name: Patricia"))
     assert load_bmad(core).agents["pm"].name == "Patricia"  # an edit is picked up
+
+
+DEEP_CONDITION = "(" * 100 + "a" + ")" * 100
+
+
+@pytest.mark.parametrize(
+    "rel, old, new, line, field, message",
+    [
+        (
+            "agents/pm.md",
+            "commands:\n  - help: show commands",
+            "commands: 5",
+            13,
+            "commands",
+            "commands must be a list or a mapping, not int",
+        ),
+        (
+            "agents/pm.md",
+            "templates:\n    - prd-tmpl.yaml",
+            "templates: 5",
+            16,
+            "dependencies.templates",
+            "depends on template '5', which does not exist",
+        ),
+        (
+            "agents/pm.md",
+            "templates:\n    - prd-tmpl.yaml",
+            "templates: [[prd-tmpl.yaml]]",
+            16,
+            "dependencies.templates.0",
+            "expected a name, not a list",
+        ),
+        (
+            "templates/brief-tmpl.yaml",
+            "repeatable: true\n    sections:",
+            "repeatable: true\n    sections: 5\n    more:",
+            13,
+            "sections.1.sections",
+            "sections must be a list, not int",
+        ),
+        (
+            "templates/prd-tmpl.yaml",
+            "sections: [{id: goals, title: Goals, type: bullet-list}]",
+            "sections: 5",
+            2,
+            "sections",
+            "sections must be a list, not int",
+        ),
+        (
+            "templates/brief-tmpl.yaml",
+            "  version: 2.0\n",
+            "  version: 2.0\n  inputs: 5\n",
+            5,
+            "template.inputs",
+            "inputs must be a list, not int",
+        ),
+        (
+            "workflows/flow.yaml",
+            "big: {agent: analyst}",
+            "big: {agent: [analyst, pm]}",
+            22,
+            "workflow.sequence.4.routes.big.agent",
+            "route 'big': agent must be a name, not a list",
+        ),
+        (
+            "workflows/flow.yaml",
+            "creates: brief.md",
+            "creates: ../brief.md",
+            8,
+            "workflow.sequence.1.creates",
+            "must not climb out of its folder with '..'",
+        ),
+        (
+            "workflows/flow.yaml",
+            "creates: prd.md",
+            "creates: /tmp/prd.md",
+            11,
+            "workflow.sequence.2.creates",
+            "must be a relative path",
+        ),
+        (
+            "templates/brief-tmpl.yaml",
+            "filename: docs/brief.md",
+            "filename: ../../brief.md",
+            5,
+            "template.output.filename",
+            "must not climb out of its folder",
+        ),
+        (
+            "templates/prd-tmpl.yaml",
+            "filename: docs/prd.md",
+            "filename: /etc/prd.md",
+            1,
+            "template.output.filename",
+            "must be a relative path",
+        ),
+        (
+            "workflows/flow.yaml",
+            "condition: brief_is_approved",
+            f"condition: '{DEEP_CONDITION}'",
+            13,
+            "sequence.2.condition",
+            "nested more than 32 levels deep",
+        ),
+        (
+            "templates/brief-tmpl.yaml",
+            "repeatable: true",
+            f"repeatable: true\n    condition: '{DEEP_CONDITION}'",
+            13,
+            "sections.epics.condition",
+            "nested more than 32 levels deep",
+        ),
+        (
+            "templates/brief-tmpl.yaml",
+            "title: Intro",
+            "title: " + "[" * 200 + "]" * 200,
+            8,
+            None,
+            "nested deeper than 64 levels",
+        ),
+        (
+            "workflows/flow.yaml",
+            "workflow:\n",
+            "l0: &l0 [a, a, a, a, a, a, a, a]\n"
+            + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 8)}]\n" for i in range(1, 9))
+            + "workflow:\n",
+            5,
+            None,
+            "aliases would add more than",
+        ),
+        (
+            "agents/analyst.md",
+            "  name: Ana",
+            "  name: Ana\n  icon: \x00",
+            6,
+            None,
+            "character #x0000 is not allowed",
+        ),
+    ],
+)
+def test_bad_bmad_files_are_spec_errors_with_line_and_field(
+    core: Path, rel: str, old: str, new: str, line: int, field: str | None, message: str
+) -> None:
+    path = core / rel
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(SpecError) as info:
+        load_bmad(core)
+    assert str(path) in str(info.value) and message in str(info.value)
+    assert info.value.line == line
+    assert info.value.field == field
+
+
+def test_a_bmad_file_that_is_not_utf8(core: Path) -> None:
+    path = core / "agents" / "pm.md"
+    path.write_bytes(path.read_bytes().replace(b"name: Pat", b"name: P\xe9t"))
+    with pytest.raises(SpecError, match=r"not UTF-8 text \(byte 0xe9") as info:
+        load_bmad(core)
+    assert info.value.file == str(path) and info.value.line == 5
+
+
+@pytest.mark.parametrize("ref", ["~nobody-at-all/core", "x" * 5_000, "a\x00b"])
+def test_core_paths_no_folder_can_have(ref: str) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_bmad(ref)
