@@ -25,6 +25,7 @@ from autogen_core.models import (
     RequestUsage,
 )
 from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from botarmy_nb.errors import ConfigError, RunError
 from botarmy_nb.log import redact
@@ -84,21 +85,60 @@ def _dump_result(result: CreateResult) -> dict[str, Any]:
     }
 
 
+class _Recorded(BaseModel):
+    # extra keys are ignored: a newer recorder may add some, and they harm nothing
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class _RecordedUsage(_Recorded):
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+
+
+class _RecordedToolCall(_Recorded):
+    id: str
+    name: str
+    arguments: str
+
+
+class _RecordedResponse(_Recorded):
+    content: str | list[_RecordedToolCall]
+    thought: str | None = None
+    finish_reason: str | None = None
+    usage: _RecordedUsage | None = None
+
+
+class _RecordedCall(_Recorded):
+    """One call as CassetteRecorder writes it; checked when the cassette is loaded."""
+
+    agent: str
+    fingerprint: str
+    model: str = "replay"
+    turn: int | None = None
+    response: _RecordedResponse
+    latency_s: float | None = None
+
+
 def _load_result(data: Mapping[str, Any]) -> CreateResult:
-    content: Any = data["content"]
+    """The CreateResult of a recorded response (``data`` as written by ``_dump_result``)."""
+    response = _RecordedResponse.model_validate(data)
+    content: Any = response.content
     if isinstance(content, list):
-        content = [FunctionCall(**c) for c in content]
-    usage = data.get("usage") or {}
+        content = [FunctionCall(id=c.id, name=c.name, arguments=c.arguments) for c in content]
+    usage = response.usage or _RecordedUsage()
     return CreateResult(
-        finish_reason=data.get("finish_reason") or "stop",
+        finish_reason=response.finish_reason or "stop",  # type: ignore[arg-type]
         content=content,
         usage=RequestUsage(
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
         ),
         cached=True,
-        thought=data.get("thought"),
+        thought=response.thought,
     )
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
 class CassetteRecorder:
@@ -134,28 +174,70 @@ class CassetteRecorder:
         return self.path
 
 
-@functools.cache
-def _load(path: str, stamp: float) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def _read_json(path: str) -> Any:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cassette {path}: cannot read it ({exc.strerror})") from None
+        raise ConfigError(f"cassette {path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cassette {path}: not UTF-8 text (offset {exc.start})") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"cassette {path}, line {exc.lineno}: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ConfigError(f"cassette {path}: not a cassette (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ConfigError(f"cassette {path}: not JSON ({exc})") from None
+
+
+def _bad_call(
+    path: str, number: int, exc: ValidationError, within: tuple[str, ...] = ()
+) -> ConfigError:
+    err = exc.errors()[0]
+    where = _where((*within, *err["loc"])) or "the call"
+    return ConfigError(
+        f"cassette {path}: call {number}, {where}: {err['msg']}"
+        " (edited by hand? record it again with --record)"
+    )
+
+
+@functools.cache
+def _load(path: str, stamp: tuple[int, int]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    data = _read_json(path)
     if not isinstance(data, dict) or data.get("version") != VERSION:
         raise ConfigError(f"cassette {path}: not a botarmy-nb cassette (version {VERSION})")
+    calls = data.get("calls", [])
+    if not isinstance(calls, list):
+        raise ConfigError(f"cassette {path}: 'calls' must be a list of recorded calls")
     index: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for call in data.get("calls", []):
-        index[(call["agent"], call["fingerprint"])].append(call)
+    for number, raw in enumerate(calls, 1):
+        try:
+            call = _RecordedCall.model_validate(raw)
+        except ValidationError as exc:
+            raise _bad_call(path, number, exc) from None
+        try:
+            _load_result(call.response.model_dump())  # finish_reason etc. as autogen wants
+        except ValidationError as exc:
+            raise _bad_call(path, number, exc, within=("response",)) from None
+        index[(call.agent, call.fingerprint)].append(call.model_dump())
     return dict(index)
 
 
 def load_cassette(path: str | Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """The cassette's calls by (agent, fingerprint); a missing or bad file is a ConfigError."""
-    file = Path(path).expanduser()
-    if not file.is_file():
+    """The cassette's calls by (agent, fingerprint); a missing or bad file is a ConfigError.
+
+    Every call is checked here, so a replay never meets a malformed one mid-run.
+    """
+    try:
+        file = Path(path).expanduser()
+        stat = file.stat() if file.is_file() else None
+        resolved = str(file.resolve())
+    except (OSError, ValueError, RuntimeError) as exc:  # too long, NUL, ~unknown-user
+        raise ConfigError(f"cassette {path}: not a usable file name ({exc})") from None
+    if stat is None:
         raise ConfigError(f"cassette {file} does not exist (record one with --record)")
-    return _load(str(file.resolve()), file.stat().st_mtime)
+    return _load(resolved, (stat.st_mtime_ns, stat.st_size))
 
 
 class ReplayClient(OfflineClient):

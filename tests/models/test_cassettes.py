@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from fake_llm import FakeLLMServer
+from hypothesis import given
+from hypothesis import strategies as st
 
 import botarmy_nb as ba
 from botarmy_nb import settings
@@ -83,3 +86,175 @@ def test_failed_runs_write_no_cassette(tmp_path: Path) -> None:
     cassette = tmp_path / "run.json"
     ba.run("x", model="openai-compatible:m@http://127.0.0.1:1/v1", record=cassette).wait(30)
     assert not cassette.exists()
+
+
+GOOD_CALL = {
+    "agent": "writer",
+    "turn": 1,
+    "model": "scripted",
+    "fingerprint": "abc",
+    "response": {
+        "content": "Hello",
+        "thought": None,
+        "finish_reason": "stop",
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+    },
+    "latency_s": 0.01,
+}
+
+
+def _cassette(tmp_path: Path, body: object) -> Path:
+    path = tmp_path / "c.json"
+    path.write_text(body if isinstance(body, str) else json.dumps(body))
+    return path
+
+
+@pytest.mark.parametrize(
+    "calls, message",
+    [
+        (5, "'calls' must be a list"),
+        ([5], "call 1, the call: Input should be a valid dictionary"),
+        ([{**GOOD_CALL, "agent": ["writer"]}], "call 1, agent: Input should be a valid string"),
+        ([{k: v for k, v in GOOD_CALL.items() if k != "response"}], "call 1, response: Field"),
+        ([GOOD_CALL, {**GOOD_CALL, "response": "hi"}], "call 2, response: Input should be"),
+        (
+            [{**GOOD_CALL, "response": {"content": [{"id": 1}]}}],
+            "call 1, response.content",
+        ),
+        (
+            [{**GOOD_CALL, "response": {"content": "x", "usage": {"prompt_tokens": "3"}}}],
+            "call 1, response.usage.prompt_tokens",
+        ),
+        (
+            [{**GOOD_CALL, "response": {"content": "x", "finish_reason": "done"}}],
+            "call 1, response.finish_reason",
+        ),
+    ],
+)
+def test_malformed_calls_are_config_errors_at_load(tmp_path: Path, calls, message) -> None:  # type: ignore[no-untyped-def]
+    from botarmy_nb.models.cassette import load_cassette
+
+    path = _cassette(tmp_path, {"version": 1, "calls": calls})
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        load_cassette(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b'{"version": 1, "calls": []}\xff', "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"version": 1, "calls": [' + b"9" * 5_000 + b"]}", "not JSON"),
+    ],
+)
+def test_unreadable_cassettes_are_config_errors(tmp_path: Path, raw: bytes, message: str) -> None:
+    from botarmy_nb.models.cassette import load_cassette
+
+    path = tmp_path / "c.json"
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError, match=message):
+        load_cassette(path)
+
+
+@pytest.mark.parametrize("ref", ["~nobody-at-all/c.json", "x" * 5_000, "a\x00.json"])
+def test_cassette_paths_no_file_can_have(ref: str) -> None:
+    from botarmy_nb.models.cassette import load_cassette
+
+    with pytest.raises(ConfigError):
+        load_cassette(ref)
+
+
+_text = st.one_of(st.text(max_size=6), st.sampled_from(["writer", "stop", "scripted"]))
+_any = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 10**20), st.floats(), _text),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_text, inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+def _maybe(right: st.SearchStrategy) -> st.SearchStrategy:  # type: ignore[type-arg]
+    return st.one_of(right, right, _any)
+
+
+_tool_call = st.fixed_dictionaries(
+    {}, optional={"id": _maybe(_text), "name": _maybe(_text), "arguments": _maybe(_text)}
+)
+_response = st.fixed_dictionaries(
+    {"content": _maybe(st.one_of(_text, st.lists(_maybe(_tool_call), max_size=2)))},
+    optional={
+        "thought": _maybe(st.one_of(st.none(), _text)),
+        "finish_reason": _maybe(
+            st.sampled_from(["stop", "length", "function_calls", "unknown", "done", None])
+        ),
+        "usage": _maybe(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "prompt_tokens": _maybe(st.integers(-1, 100)),
+                    "completion_tokens": _maybe(st.integers(-1, 100)),
+                },
+            )
+        ),
+    },
+)
+_call = st.fixed_dictionaries(
+    {
+        "agent": _maybe(st.sampled_from(["writer", "critic"])),
+        "fingerprint": _maybe(st.just("MATCH")),
+    },
+    optional={
+        "model": _maybe(st.sampled_from(["scripted", "gpt"])),
+        "turn": _maybe(st.integers(0, 3)),
+        "response": _maybe(_response),
+        "latency_s": _maybe(st.floats(0, 1)),
+    },
+)
+_cassettes = st.fixed_dictionaries(
+    {
+        "version": st.one_of(st.just(1), st.just(1), _any),
+        "calls": _maybe(st.lists(_call, max_size=3)),
+    }
+)
+
+
+@given(_cassettes, st.sampled_from(["as is", "cut", "bytes"]), st.data())
+def test_fuzzed_cassettes_load_or_fail_by_name_and_replay_cleanly(
+    body: dict,
+    how: str,
+    data,  # type: ignore[type-arg, no-untyped-def]
+) -> None:
+    import asyncio
+    import tempfile
+
+    from botarmy_nb.errors import BotArmyError
+    from botarmy_nb.models.cassette import ReplayClient, fingerprint, load_cassette
+
+    for call in body["calls"] if isinstance(body["calls"], list) else []:
+        if not isinstance(call, dict):
+            continue
+        model, agent = call.get("model", "replay"), call.get("agent")
+        if call.get("fingerprint") == "MATCH" and isinstance(model, str) and isinstance(agent, str):
+            call["fingerprint"] = fingerprint(model, agent, [], [])
+    raw = json.dumps(body).encode()
+    if how == "cut":
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    elif how == "bytes":
+        at = data.draw(st.integers(0, len(raw)))
+        raw = raw[:at] + b"\xff" + raw[at:]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "c.json"
+        path.write_bytes(raw)
+        try:
+            calls = load_cassette(path)
+        except ConfigError as exc:
+            assert str(path) in str(exc)
+            return
+        for agent in {agent for agent, _ in calls}:
+            client = ReplayClient(path, agent)
+            try:  # a recorded answer comes back whole; anything else is a loud miss
+                result = asyncio.run(client.create([]))
+            except BotArmyError as exc:
+                assert "no recorded answer" in str(exc)
+            else:
+                assert result.cached and result.usage.prompt_tokens >= 0
