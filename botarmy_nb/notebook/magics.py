@@ -3,146 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import re
-import shlex
+import difflib
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 
-__all__ = ["BotArmyMagics", "build_cell_parser"]
-
-CELL_USAGE = (
-    "%%botarmy [--team NAME|PATH | --workflow NAME | --template NAME] "
-    "[--model SPEC|AGENT=SPEC]... [--var KEY=VALUE]... "
-    "[--max-turns N] [--name NAME] [--executor local|celery] [--wait] [--interpolate] "
-    "[--record FILE | --replay FILE]"
+from botarmy_nb.errors import RunError
+from botarmy_nb.notebook.options import (
+    CELL_USAGE,
+    LINE_COMMANDS,
+    LINE_USAGE,
+    RUN_REF,
+    RUNS_USAGE,
+    _HelpShown,
+    _interpolate,
+    _Parser,
+    _positive,
+    _split,
+    _var,
+    build_cell_parser,
+    parse_cell_options,
 )
-LINE_COMMANDS = {
-    "runs": "list recent runs (--status S, --limit N)",
-    "show": "RUN — summary and transcript of a run (id, id prefix or name)",
-    "attach": "RUN — live view of a run still going in this kernel, else its summary",
-    "cancel": "RUN — stop a run (gracefully, then hard)",
-    "teams": "list the teams --team can name",
-    "workflows": "[NAME] — BMAD-compatible workflows; with NAME its steps and flow diagram",
-    "templates": "BMAD-compatible templates with their variables",
-    "status": "database, Redis, executor and providers, each ✔/✘ with why",
-    "help": "this help",
-}
-_VAR = re.compile(r"^([A-Za-z_][\w.-]*)=(.*)$", re.S)
-_AGENT_MODEL = re.compile(r"^([A-Za-z_]\w*)=(.+)$")
-_FIELD = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
+
+__all__ = ["BotArmyMagics", "RunDidNotComplete", "build_cell_parser", "parse_cell_options"]
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports problems as IPython UsageErrors carrying the usage line."""
+class RunDidNotComplete(RunError):
+    """``%%botarmy --wait``: the run ended failed, cancelled or lost. Raised so that Run
+    All stops at this cell; the notebook shows the one line, not a traceback."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
-        raise UsageError(f"{message}\nusage: {self.usage}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
-        raise _HelpShown()
-
-
-class _HelpShown(Exception):
-    pass
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def _var(value: str) -> tuple[str, str]:
-    match = _VAR.match(value)
-    if not match:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
-    return match[1], match[2]
-
-
-def build_cell_parser() -> _Parser:
-    parser = _Parser(
-        prog="%%botarmy",
-        usage=CELL_USAGE,
-        add_help=True,
-        description="Run an agent team on the cell body as the task.",
-    )
-    parser.add_argument("--team", help="team name or YAML path (default: writers-room)")
-    parser.add_argument(
-        "--workflow", help="run a BMAD-compatible workflow (see %%botarmy workflows)"
-    )
-    parser.add_argument("--template", help="draft one BMAD-compatible template's document")
-    parser.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        help="model spec for all agents, or AGENT=SPEC for one (repeatable)",
-    )
-    parser.add_argument(
-        "--var",
-        action="append",
-        type=_var,
-        default=[],
-        metavar="KEY=VALUE",
-        help="fills {{KEY}} in the task and the agents' instructions",
-    )
-    parser.add_argument("--max-turns", type=_positive, help="stop after N agent turns")
-    parser.add_argument("--name", help="a name for the run (default: the team's name)")
-    parser.add_argument("--executor", choices=["local", "celery"], default=None)
-    parser.add_argument("--wait", action="store_true", help="block until the run ends")
-    parser.add_argument(
-        "--interpolate",
-        action="store_true",
-        help="fill {name} in the cell from the notebook's variables",
-    )
-    parser.add_argument(
-        "--record", metavar="FILE", help="write every model call of the run to this cassette"
-    )
-    parser.add_argument(
-        "--replay", metavar="FILE", help="answer every model call from this cassette (offline)"
-    )
-    return parser
-
-
-def _split(line: str) -> list[str]:
-    try:
-        return shlex.split(line)
-    except ValueError as exc:
-        raise UsageError(f"cannot parse options: {exc}\nusage: {CELL_USAGE}") from None
-
-
-def _models(values: list[str]) -> tuple[str | None, dict[str, str]]:
-    default: str | None = None
-    per_agent: dict[str, str] = {}
-    for value in values:
-        match = _AGENT_MODEL.match(value)
-        if match and ":" not in match[1]:
-            per_agent[match[1]] = match[2]
-        elif default is not None:
-            raise UsageError(
-                f"--model given twice for all agents ({default!r}, {value!r})\nusage: {CELL_USAGE}"
-            )
-        else:
-            default = value
-    return default, per_agent
-
-
-def _interpolate(cell: str, namespace: dict[str, Any]) -> str:
-    def fill(match: re.Match[str]) -> str:
-        name = match[1]
-        if name not in namespace:
-            raise UsageError(
-                f"--interpolate: the cell uses {{{name}}}, which is not defined in the notebook"
-            )
-        return str(namespace[name])
-
-    return _FIELD.sub(fill, cell)
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 @magics_class
@@ -154,110 +47,186 @@ class BotArmyMagics(Magics):
         """Run an agent team on the cell body. ``%%botarmy --help`` lists the options."""
         from botarmy_nb.errors import BotArmyError
 
-        parser = build_cell_parser()
         try:
-            options = parser.parse_args(_split(line))
+            options = parse_cell_options(line)
         except _HelpShown:
-            print(parser.format_help())
+            print(build_cell_parser().format_help())
             return None
         cell = cell.strip()  # the cell's trailing newline is not part of the task
         task = _interpolate(cell, self.shell.user_ns) if options.interpolate else cell
-        model, agent_models = _models(options.model)
         try:
-            return self._start(task, options, model, agent_models)
+            handle = self._submit(task, options)
         except BotArmyError as exc:
             raise UsageError(str(exc)) from None
+        self._show(handle, wait=options.wait)
+        # The handle is in _botarmy_run; as the cell's value its repr would be a racy
+        # snapshot (running or done), or with --wait a second copy of the summary.
+        return None
 
-    def _start(
-        self,
-        task: str,
-        options: argparse.Namespace,
-        model: str | None,
-        agent_models: dict[str, str],
-    ) -> Any:
+    def _submit(self, task: str, options: argparse.Namespace) -> Any:
         from botarmy_nb import api
-        from botarmy_nb.notebook.live import LiveView
 
+        if options.continue_run is not None:
+            return self._continue(task, options)
         handle = api.run(
             task,
             team=options.team,
             workflow=options.workflow,
             template=options.template,
-            model=model,
-            agent_models=agent_models,
+            model=options.model,
+            agent_models=options.agent_models,
             variables=dict(options.var),
             executor=options.executor,
             name=options.name,
             max_turns=options.max_turns,
             record=options.record,
             replay=options.replay,
+            queue=options.queue,
+            priority=options.priority,
+            timeout_s=options.timeout,
+            tags=dict(options.tag),
+            hitl_timeout_s=options.hitl_timeout,
         )
         self.shell.user_ns["_botarmy_run"] = handle
+        return handle
+
+    def _continue(self, task: str, options: argparse.Namespace) -> Any:
+        """``--continue RUN``: the API's continuation, when this version has one."""
+        from botarmy_nb import api
+        from botarmy_nb.refs import resolve_run
+
+        go_on = getattr(api, "continue_run", None) or getattr(api, "reply", None)
+        if go_on is None:
+            raise UsageError(
+                "--continue is not available yet in this version of botarmy-nb: start a new "
+                f"run with the conversation so far in the task\nusage: {CELL_USAGE}"
+            )
+        record = resolve_run(options.continue_run)
+        extra = {
+            key: value
+            for key, value in (
+                ("max_turns", options.max_turns),
+                ("executor", options.executor),
+                ("hitl_timeout_s", options.hitl_timeout),
+            )
+            if value is not None
+        }
+        handle = go_on(record.id, task, **extra)
+        self.shell.user_ns["_botarmy_run"] = handle
+        return handle
+
+    def _show(self, handle: Any, *, wait: bool) -> None:
+        """The run's live view; with ``wait``, block until it ended and raise unless it
+        completed (so Run All stops at a failed run)."""
+        from botarmy_nb.notebook.live import LiveView
+
         view = LiveView(handle).start()
-        display(view.mimebundle(), raw=True)
-        if not options.wait:
-            # The handle is in _botarmy_run; as the cell's value its repr would be a racy
-            # snapshot (running or done), which no saved notebook could reproduce.
-            return None
-        return handle.wait()
+        view.display()
+        if not wait:
+            return
+        view.join()  # the transcript and summary are in the cell before it ends
+        handle.wait()
+        record = handle.record
+        if record.status != "completed":
+            why = record.error or record.stop_reason or "no reason recorded"
+            raise RunDidNotComplete(f"run {record.name} ({record.short_id}) {record.status}: {why}")
 
     @line_magic("botarmy")
     def botarmy_line(self, line: str) -> Any:
-        """``%botarmy COMMAND`` — runs, show, attach, cancel, teams, status, help."""
+        """``%botarmy COMMAND`` — runs, show, attach, cancel, resume, panel, builder, …"""
         from botarmy_nb.errors import BotArmyError
 
-        words = _split(line)
+        words = _split(line, usage=LINE_USAGE)
         if not words:
             words = ["help"]
         command, args = words[0], words[1:]
         handler = getattr(self, f"_cmd_{command}", None)
         if handler is None or command not in LINE_COMMANDS:
-            raise UsageError(f"unknown command '{command}'\n{self._help_text()}")
+            close = difflib.get_close_matches(command, LINE_COMMANDS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UsageError(f"unknown command '{command}'{hint}\n{self._help_text()}")
         try:
             return handler(args)
         except _HelpShown:
             return None
         except BotArmyError as exc:
-            raise UsageError(str(exc)) from None
+            usage = self._usage(command)
+            raise UsageError(f"{exc}\nusage: {usage}") from None
 
     # -- line commands ------------------------------------------------------------------
 
     @staticmethod
+    def _usage(command: str) -> str:
+        if command == "runs":
+            return RUNS_USAGE
+        if command in ("show", "attach", "cancel", "resume"):
+            return f"%botarmy {command} RUN  ({RUN_REF})"
+        return f"%botarmy {command}"
+
+    @staticmethod
     def _help_text() -> str:
-        lines = ["usage: %botarmy COMMAND [ARGS]", ""]
-        lines += [f"  {name:<8} {text}" for name, text in LINE_COMMANDS.items()]
-        lines += ["", f"usage: {CELL_USAGE}", "  (the cell body is the task)"]
+        lines = [f"usage: {LINE_USAGE}", ""]
+        lines += [f"  {name:<9} {text}" for name, text in LINE_COMMANDS.items()]
+        lines += ["", f"{RUN_REF}; a name several runs share is refused with the list."]
         return "\n".join(lines)
 
     def _cmd_help(self, args: list[str]) -> None:
         print(self._help_text())
         print()
+        print("The cell magic (the cell body is the task):")
         print(build_cell_parser().format_help())
 
-    @staticmethod
-    def _one_run(args: list[str], command: str) -> str:
-        if len(args) != 1:
-            raise UsageError(f"usage: %botarmy {command} RUN  (a run id, id prefix or name)")
-        return args[0]
+    def _no_args(self, args: list[str], command: str) -> None:
+        if args:
+            raise UsageError(f"{command} takes no arguments\nusage: {self._usage(command)}")
+
+    def _one_run(self, args: list[str], command: str) -> Any:
+        """The handle of the one run ``args`` names (refs.resolve_run's rules)."""
+        from botarmy_nb.handle import Run
+        from botarmy_nb.refs import resolve_run
+        from botarmy_nb.store.base import open_store
+
+        if len(args) != 1 or args[0].startswith("-"):
+            raise UsageError(f"usage: {self._usage(command)}")
+        store = open_store()
+        return Run(resolve_run(args[0], store).id, store)
 
     def _cmd_runs(self, args: list[str]) -> Any:
-        from botarmy_nb import api
+        from botarmy_nb.refs import RunFilter
 
-        parser = _Parser(prog="%botarmy runs", usage="%%botarmy runs [--status S] [--limit N]")
+        parser = _Parser(prog="%botarmy runs", usage=RUNS_USAGE)
         parser.add_argument("--status")
-        parser.add_argument("--limit", type=_positive, default=20)
+        for column in ("team", "workflow", "template"):
+            parser.add_argument(f"--{column}")
+        parser.add_argument("--tag", action="append", type=_var, default=[], metavar="KEY=VALUE")
+        parser.add_argument("--since", help="2026-11-27, 2026-11-27T09:30, today, 2h, 7d")
+        parser.add_argument("--until", help="as --since")
+        parser.add_argument("--limit", type=_positive, default=None)
+        parser.add_argument("--table", action="store_true", help="a table, not the browser")
         options = parser.parse_args(args)
-        frame = api.runs(**({"status": options.status} if options.status else {}))
-        columns = ["id", "name", "status", "team", "model", "created_at", "duration_s"]
-        frame = frame[columns].tail(options.limit).copy()
-        frame["id"] = frame["id"].str.slice(0, 8)
-        return frame
+        filters = RunFilter.of(
+            status=options.status,
+            team=options.team,
+            workflow=options.workflow,
+            template=options.template,
+            tags=dict(options.tag),
+            since=options.since,
+            until=options.until,
+            limit=options.limit,
+        )
+        if options.table or getattr(self.shell, "kernel", None) is None:
+            from botarmy_nb.notebook.browser import runs_table
+
+            # no front end to draw widgets (a terminal, a script): the plain table
+            return runs_table(RunFilter(**{**vars(filters), "limit": filters.limit or 20}))
+        from botarmy_nb.notebook.browser import RunsBrowser
+
+        return RunsBrowser(filters)
 
     def _cmd_show(self, args: list[str]) -> None:
-        from botarmy_nb import api
         from botarmy_nb.render import event_html
 
-        handle = api.get_run(self._one_run(args, "show"))
+        handle = self._one_run(args, "show")
         palette: dict[str, str] = {}
         transcript = "".join(b for b in (event_html(e, palette) for e in handle.events) if b)
         display(
@@ -265,108 +234,64 @@ class BotArmyMagics(Magics):
             raw=True,
         )
 
-    def _cmd_attach(self, args: list[str]) -> Any:
-        from botarmy_nb import api
-        from botarmy_nb.notebook.live import LiveView
-
-        handle = api.get_run(self._one_run(args, "attach"))
-        display(LiveView(handle).start().mimebundle(), raw=True)
-        return None
+    def _cmd_attach(self, args: list[str]) -> None:
+        self._show(self._one_run(args, "attach"), wait=False)
 
     def _cmd_cancel(self, args: list[str]) -> None:
-        from botarmy_nb import api
-
-        handle = api.get_run(self._one_run(args, "cancel"))
+        handle = self._one_run(args, "cancel")
         if handle.done:
             print(f"run {handle.name} ({handle.id[:8]}) already ended: {handle.status}")
             return
         status = handle.cancel()
         print(f"run {handle.name} ({handle.id[:8]}): {status}")
 
+    def _cmd_resume(self, args: list[str]) -> None:
+        from botarmy_nb import api
+
+        handle = api.resume(self._one_run(args, "resume").id)
+        self.shell.user_ns["_botarmy_run"] = handle
+        self._show(handle, wait=False)
+
+    def _cmd_panel(self, args: list[str]) -> Any:
+        from botarmy_nb.notebook.panel import panel
+
+        self._no_args(args, "panel")
+        return panel(shell=self.shell)
+
+    def _cmd_builder(self, args: list[str]) -> Any:
+        from botarmy_nb.notebook.builder import builder
+
+        self._no_args(args, "builder")
+        return builder()
+
     def _cmd_teams(self, args: list[str]) -> Any:
-        import pandas as pd
+        from botarmy_nb.notebook.catalog import teams_frame
 
-        from botarmy_nb.specs.catalog import bundled_teams_dir, list_teams
-
-        bundled = str(bundled_teams_dir())
-        rows = [
-            {
-                "name": t.name,
-                "type": t.type,
-                "agents": ", ".join(t.agent_names),
-                "source": "bundled" if (t.source or "").startswith(bundled) else t.source,
-                "description": t.description,
-            }
-            for t in list_teams()
-        ]
-        return pd.DataFrame(rows)
+        self._no_args(args, "teams")
+        return teams_frame()
 
     def _cmd_workflows(self, args: list[str]) -> Any:
-        import pandas as pd
+        from botarmy_nb.notebook.catalog import workflow_steps_frame, workflows_frame
 
-        from botarmy_nb.bmad.loader import load_bmad
-
-        core = load_bmad()
         if not args:
-            return pd.DataFrame(
-                [
-                    {
-                        "name": key,
-                        "title": w.name,
-                        "type": w.type,
-                        "steps": len(w.steps),
-                        "creates": ", ".join(w.artifacts),
-                    }
-                    for key, w in sorted(core.workflows.items())
-                ]
-            )
-        from botarmy_nb.errors import NotFoundError, did_you_mean
-
-        name = args[0].removesuffix(".yaml")
-        if name not in core.workflows:
-            raise NotFoundError(f"unknown workflow '{name}'" + did_you_mean(name, core.workflows))
-        workflow = core.workflows[name]
-        steps = pd.DataFrame(
-            [
-                {
-                    "step": s.index + 1,
-                    "agent": s.agent or "",
-                    "does": s.label,
-                    "requires": ", ".join(s.requires),
-                    "condition": s.condition or "",
-                    "optional": s.optional,
-                    "repeats": s.repeats or "",
-                }
-                for s in workflow.steps
-            ]
-        )
+            return workflows_frame()
+        if len(args) > 1:
+            raise UsageError("usage: %botarmy workflows [NAME]")
+        steps, diagram = workflow_steps_frame(args[0])
         display(steps)
-        if workflow.flow_diagram:
+        if diagram:
             from IPython.display import Markdown
 
             from botarmy_nb.render import mermaid_markdown
 
-            display(Markdown(mermaid_markdown(workflow.flow_diagram)))
+            display(Markdown(mermaid_markdown(diagram)))
         return None
 
     def _cmd_templates(self, args: list[str]) -> Any:
-        import pandas as pd
+        from botarmy_nb.notebook.catalog import templates_frame
 
-        from botarmy_nb.bmad.loader import load_bmad
-
-        core = load_bmad()
-        return pd.DataFrame(
-            [
-                {
-                    "name": key,
-                    "title": t.name,
-                    "creates": t.artifact or "",
-                    "required inputs": ", ".join(t.required_inputs),
-                    "variables": ", ".join(t.variables),
-                }
-                for key, t in sorted(core.templates.items())
-            ]
-        )
+        self._no_args(args, "templates")
+        return templates_frame()
 
     def _cmd_status(self, args: list[str]) -> None:
         from botarmy_nb.status import collect_status
