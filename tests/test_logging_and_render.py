@@ -66,12 +66,12 @@ def test_live_view_streams_escaped_messages(botarmy_home, slow_model) -> None:  
     view = LiveView(run).start()
     run.wait(30)
     # a view updates on its subscription's thread: wait until that delivered the end
-    assert view._subscription is not None and view._subscription.join(30)
-    body = view.body.value
+    assert view._ended.wait(30)
+    body = "".join(view.transcript.cards)
     assert "&lt;b&gt;this&lt;/b&gt; &amp; that" in body and "<b>this</b>" not in body
     assert body.index("writer") < body.index("critic")
-    assert "completed" in view.header.value and "tokens" in view.header.value
-    assert view.mimebundle()["text/plain"] == f"botarmy live view of run {run.name}"
+    assert "completed" in view.final_html and "tokens" in view.final_html
+    assert view.mimebundle()["text/plain"] == view.text_line
 
 
 def test_live_view_of_a_finished_run_shows_its_summary(botarmy_home) -> None:  # type: ignore[no-untyped-def]
@@ -79,5 +79,5 @@ def test_live_view_of_a_finished_run_shows_its_summary(botarmy_home) -> None:  #
 
     run = ba.run("Quick").wait(30)
     view = LiveView(run).start()
-    assert view._subscription is not None and view._subscription.join(30)
-    assert "completed" in view.header.value
+    assert view._ended.wait(30)
+    assert "completed" in view.final_html and "writer" in "".join(view.transcript.cards)

@@ -204,10 +204,11 @@ def test_live_view_shows_streamed_tokens_then_the_message(fake: FakeLLMServer, t
     run.subscribe(lambda e: chunks.append(e.content) if e.type == "chunk" else None)
     view.start()
     run.wait(30)
-    assert view._subscription is not None and view._subscription.join(30)
+    assert view._ended.wait(30)
     assert len(chunks) > 10  # streamed word by word
-    assert "typing…" not in view.body.value  # the final messages replaced the chunks
-    assert view.body.value.count("Fake writer reply 1") == 1
+    cards = "".join(view.transcript.cards)
+    assert "typing…" not in cards  # the final messages replaced the chunks
+    assert cards.count("Fake writer reply 1") == 1
 
 
 def test_third_party_providers_register_through_entry_points(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
