@@ -1,10 +1,16 @@
-"""Load BMAD-compatible cores (v4 layout) into validated models, errors with file and line.
+"""Load BMAD-compatible cores (v4 layout) and expansion packs into validated models.
 
 A core folder holds ``agents/*.md`` (markdown around one YAML block), ``agent-teams/``,
 ``workflows/`` and ``templates/`` (YAML), and ``tasks/``, ``checklists/``, ``data/``,
 ``utils/`` (markdown). Upstream v4 keeps shared tasks in a sibling ``common/`` folder: it
-is a fallback for every resource kind. Folders on ``BOTARMY_BMAD_PATH`` come first and
-win by name over the bundled core.
+is a fallback for every resource kind. An expansion pack has the same layout and loads
+beside a core (``load_bmad([core, pack])``). Folders on ``BOTARMY_BMAD_PATH`` come first
+and win by name over the bundled core.
+
+Loading is lenient: a file that does not parse, or refers to something that does not
+exist, is listed in ``core.problems`` (file, line, reason) and left out; everything else
+loads. Only what depends on a left-out file is refused later, naming it. ``strict=True``
+raises on the first problem instead.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from botarmy_nb.bmad.conditions import ConditionSyntaxError, parse_condition
 from botarmy_nb.bmad.models import (
     BmadCore,
     BmadWorkflow,
+    Problem,
     WorkflowStep,
 )
 from botarmy_nb.bmad.parse import parse_agent, parse_team, parse_template, parse_workflow
@@ -53,42 +60,99 @@ def _files(folder: Path, pattern: str) -> list[Path]:
     return sorted(folder.glob(pattern)) if folder.is_dir() else []
 
 
-def _load_root(root: Path, core: BmadCore) -> None:
+class _Collector:
+    """Where problems go: into ``core.problems``, or raised at once in strict mode."""
+
+    def __init__(self, core: BmadCore, strict: bool) -> None:
+        self.core, self.strict = core, strict
+
+    def add(self, kind: str, name: str, error: ConfigError, file: str = "") -> None:
+        if self.strict:
+            raise error
+        line = error.line if isinstance(error, SpecError) else None
+        source = (error.file if isinstance(error, SpecError) else None) or file
+        reason = _message(error)
+        self.core.problems.append(
+            Problem(file=source, line=line, reason=reason, kind=kind, name=name)
+        )
+
+
+def _message(error: ConfigError) -> str:
+    """The reason alone: a SpecError's text starts with its file, line and field."""
+    text = str(error)
+    if isinstance(error, SpecError):
+        where = error.file or "<spec>"
+        if error.line is not None:
+            where += f", line {error.line}"
+        if error.field:
+            where += f", field '{error.field}'"
+        text = text.removeprefix(f"{where}: ")
+        if error.field:
+            text = f"{error.field}: {text}"
+    return text
+
+
+def _parsed(kind: str, path: Path, parse: Any, problems: _Collector) -> Any:
+    try:
+        return parse(path)
+    except ConfigError as exc:
+        problems.add(kind, path.stem, exc, file=str(path))
+        return None
+
+
+def _load_root(root: Path, core: BmadCore, problems: _Collector) -> None:
     """Add one core folder to ``core``; names already present (earlier roots) win."""
     if not (root / "agents").is_dir():
         raise ConfigError(f"{root} is not a BMAD-compatible core: it has no agents/ folder")
     core.roots.append(str(root))
-    for path in _files(root / "agents", "*.md"):
-        core.agents.setdefault(path.stem, parse_agent(path))
-    for path in _files(root / "agent-teams", "*.y*ml"):
-        core.teams.setdefault(path.stem, parse_team(path))
-    for path in _files(root / "workflows", "*.y*ml"):
-        core.workflows.setdefault(path.stem, parse_workflow(path))
-    for path in _files(root / "templates", "*.y*ml"):
-        core.templates.setdefault(path.stem, parse_template(path))
+    kinds = (
+        ("agents", "*.md", parse_agent, core.agents),
+        ("agent-teams", "*.y*ml", parse_team, core.teams),
+        ("workflows", "*.y*ml", parse_workflow, core.workflows),
+        ("templates", "*.y*ml", parse_template, core.templates),
+    )
+    for kind, pattern, parse, found in kinds:
+        for path in _files(root / kind, pattern):
+            if path.stem in found or core.problem_for(kind, path.stem):
+                continue  # an earlier root has it (or had a broken one): first wins
+            item = _parsed(kind, path, parse, problems)
+            if item is not None:
+                found[path.stem] = item
+    for path in _files(root / "workflows", "*.md"):
+        if path.stem not in core.workflows:
+            problems.add(
+                "workflows",
+                path.stem,
+                SpecError(
+                    "unsupported workflow format: Markdown (only YAML workflows with "
+                    "'sequence', '*_sequence', 'steps' or 'phases' run)",
+                    file=str(path),
+                    line=1,
+                ),
+            )
     structured = {"agents", "agent-teams", "workflows", "templates"}
     common = root.parent / "common"  # upstream keeps shared tasks and utils there
-    kinds = {
+    kinds_found = {
         p.name
         for base in (root, common)
         if base.is_dir()
         for p in base.iterdir()
         if p.is_dir() and p.name not in structured
     }
-    for kind in sorted(kinds | set(RESOURCE_KINDS)):
-        found = core.resources.setdefault(kind, {})
+    for kind in sorted(kinds_found | set(RESOURCE_KINDS)):
+        resources = core.resources.setdefault(kind, {})
         for folder in (root / kind, common / kind):
             for path in _files(folder, "*.*"):
-                found.setdefault(path.name, str(path))
+                resources.setdefault(path.name, str(path))
 
 
 def _fail(source: str, line: int | None, field: str, message: str) -> SpecError:
     return SpecError(message, file=source, line=line, field=field)
 
 
-def _validate(core: BmadCore) -> None:
+def _validate(core: BmadCore, problems: _Collector) -> None:
     agents = set(core.agents)
-    for agent in core.agents.values():
+    for agent in list(core.agents.values()):
         for kind, names in agent.dependencies.items():
             for name in names:
                 if kind == "templates":
@@ -100,56 +164,89 @@ def _validate(core: BmadCore) -> None:
                 else:
                     known = core.resources.get(kind, {})
                     ok = name in known
-                if not ok:
-                    line = agent.field_lines.get(f"{kind}.{name}") or agent.line
-                    raise _fail(
+                if ok or core.problem_for(kind, name):
+                    continue  # a broken file is listed once, where it is
+                line = agent.field_lines.get(f"{kind}.{name}") or agent.line
+                problems.add(
+                    "agents",
+                    agent.id,
+                    _fail(
                         agent.source,
                         line,
                         f"dependencies.{kind}",
                         f"agent '{agent.id}' depends on {kind[:-1]} '{name}', which "
                         "does not exist" + did_you_mean(name, known),
-                    )
-    for team in core.teams.values():
-        for name in team.agents:
-            if name != "*" and name not in agents:
-                raise _fail(
-                    team.source,
-                    team.line,
-                    "agents",
-                    f"team '{team.id}' names unknown agent '{name}'" + did_you_mean(name, agents),
-                )
-        for name in team.workflows:
-            stem = Path(name).stem
-            if stem not in core.workflows:
-                raise _fail(
-                    team.source,
-                    team.line,
-                    "workflows",
-                    f"team '{team.id}' names unknown workflow '{name}'"
-                    + did_you_mean(stem, core.workflows),
-                )
-    for workflow in core.workflows.values():
-        _validate_workflow(core, workflow, agents)
-    for template in core.templates.values():
-        for top in template.sections:
-            for section in top.walk():
-                if not section.condition:
-                    continue
-                try:
-                    parse_condition(section.condition)
-                except ConditionSyntaxError as exc:
-                    raise _fail(
-                        template.source,
-                        section.field_lines.get("condition") or section.line,
-                        f"sections.{section.id or section.title}.condition",
-                        str(exc),
-                    ) from None
+                    ),
+                )  # the agent still loads: only a step that needs the file is refused
+    for key, team in list(core.teams.items()):
+        try:
+            _validate_team(core, team, agents)
+        except SpecError as exc:
+            problems.add("agent-teams", key, exc)
+            del core.teams[key]
+    for key, workflow in list(core.workflows.items()):
+        try:
+            for steps in workflow.sequences.values() or [workflow.steps]:
+                _validate_workflow(core, workflow, agents, steps)
+        except SpecError as exc:
+            problems.add("workflows", key, exc)
+            del core.workflows[key]
+    for key, template in list(core.templates.items()):
+        try:
+            _validate_template(template)
+        except SpecError as exc:
+            problems.add("templates", key, exc)
+            del core.templates[key]
 
 
-def _validate_workflow(core: BmadCore, workflow: BmadWorkflow, agents: set[str]) -> None:
+def _validate_team(core: BmadCore, team: Any, agents: set[str]) -> None:
+    for name in team.agents:
+        if name != "*" and name not in agents:
+            raise _fail(
+                team.source,
+                team.line,
+                "agents",
+                f"team '{team.id}' names unknown agent '{name}'"
+                + (
+                    f" ({core.problem_for('agents', name)})"
+                    if core.problem_for("agents", name)
+                    else did_you_mean(name, agents)
+                ),
+            )
+    for name in team.workflows:
+        stem = Path(name).stem
+        if stem not in core.workflows and not core.problem_for("workflows", stem):
+            raise _fail(
+                team.source,
+                team.line,
+                "workflows",
+                f"team '{team.id}' names unknown workflow '{name}'"
+                + did_you_mean(stem, core.workflows),
+            )
+
+
+def _validate_template(template: Any) -> None:
+    for top in template.sections:
+        for section in top.walk():
+            if not section.condition:
+                continue
+            try:
+                parse_condition(section.condition)
+            except ConditionSyntaxError as exc:
+                raise _fail(
+                    template.source,
+                    section.field_lines.get("condition") or section.line,
+                    f"sections.{section.id or section.title}.condition",
+                    str(exc),
+                ) from None
+
+
+def _validate_workflow(
+    core: BmadCore, workflow: BmadWorkflow, agents: set[str], steps: list[WorkflowStep]
+) -> None:
     made: set[str] = set()
-    created_at = {s.creates: s for s in workflow.steps if s.creates}
-    for step in workflow.steps:
+    created_at = {s.creates: s for s in steps if s.creates}
+    for step in steps:
         where = f"sequence.{step.index}"
 
         def fail(
@@ -160,7 +257,13 @@ def _validate_workflow(core: BmadCore, workflow: BmadWorkflow, agents: set[str])
 
         for name in step.agents:
             if name not in agents:
-                raise fail("agent", f"unknown agent '{name}'" + did_you_mean(name, agents))
+                broken = core.problem_for("agents", name)
+                raise fail(
+                    "agent",
+                    f"unknown agent '{name}'"
+                    + (f" (its file did not load: {broken})" if broken else "")
+                    + ("" if broken else did_you_mean(name, agents)),
+                )
         uses = [("uses", step.uses)] if step.uses else []
         for route, target in (step.routes or {}).items():
             target = target if isinstance(target, dict) else {}
@@ -191,7 +294,10 @@ def _validate_workflow(core: BmadCore, workflow: BmadWorkflow, agents: set[str])
                     + did_you_mean(needed, made),
                 )
         for key, name in uses:
-            if name.endswith("-tmpl") and core.template(name) is None:
+            stem = Path(name).name.removesuffix(".yaml").removesuffix(".yml")
+            if stem.endswith("-tmpl") and core.problem_for("templates", stem):
+                continue  # refused when a run needs it, naming the broken file
+            if stem.endswith("-tmpl") and core.template(name) is None:
                 raise fail(
                     key,
                     f"uses template '{name}', which does not exist"
@@ -208,11 +314,15 @@ def _validate_workflow(core: BmadCore, workflow: BmadWorkflow, agents: set[str])
             made.add(step.updates.split(" ")[0])
 
 
-def load_bmad(path: str | Path | list[str | Path] | None = None) -> BmadCore:
-    """Load and validate BMAD-compatible cores.
+def load_bmad(
+    path: str | Path | list[str | Path] | None = None, *, strict: bool = False
+) -> BmadCore:
+    """Load and validate BMAD-compatible cores and expansion packs.
 
-    ``path``: one core folder, a list of them (first wins by name), or None for the search
-    path (``BOTARMY_BMAD_PATH`` then the bundled core). Errors name file, line and field.
+    ``path``: one core folder, a list of them (core and packs; first wins by name), or
+    None for the search path (``BOTARMY_BMAD_PATH`` then the bundled core). What does not
+    load is listed in ``core.problems`` with file, line and reason; ``strict=True`` raises
+    the first problem (a SpecError naming file, line and field) instead.
 
     >>> core = load_bmad()  # doctest: +SKIP
     >>> core.workflows["greenfield-service"].artifacts  # doctest: +SKIP
@@ -231,19 +341,21 @@ def load_bmad(path: str | Path | list[str | Path] | None = None) -> BmadCore:
             found = False
         if not found:
             raise ConfigError(f"BMAD folder {root} does not exist")
-    key = tuple((str(root), _stamp(root)) for root in roots)
+    key = (strict, tuple((str(root), _stamp(root)) for root in roots))
     core = _LOADED.get(key)
     if core is None:  # parsing a core takes 0.1-0.3 s; a run and its checks ask twice
         core = BmadCore()
+        problems = _Collector(core, strict)
         for root in roots:
-            _load_root(root, core)
-        _validate(core)
-        _LOADED.clear()
+            _load_root(root, core, problems)
+        _validate(core, problems)
+        if len(_LOADED) >= 8:
+            _LOADED.pop(next(iter(_LOADED)))
         _LOADED[key] = core
     return core.model_copy(deep=True)  # callers may change what they get
 
 
-_LOADED: dict[tuple[tuple[str, tuple[tuple[str, int, int], ...]], ...], BmadCore] = {}
+_LOADED: dict[tuple[Any, ...], BmadCore] = {}
 
 
 def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:

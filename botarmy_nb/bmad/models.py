@@ -15,6 +15,7 @@ __all__ = [
     "BmadTemplate",
     "BmadWorkflow",
     "Persona",
+    "Problem",
     "TemplateInput",
     "TemplateSection",
     "WorkflowStep",
@@ -27,6 +28,20 @@ class _Located(BaseModel):
     source: str = ""  # the file it came from
     line: int | None = None  # where it starts in that file
     field_lines: dict[str, int] = Field(default_factory=dict)  # key → line, for errors
+
+
+class Problem(BaseModel):
+    """A file of a core that did not load (or an entry refused because of one)."""
+
+    file: str
+    line: int | None = None
+    reason: str
+    kind: str = ""  # agents | agent-teams | workflows | templates
+    name: str = ""  # the stem others refer to it by (``fullstack-architecture-tmpl``)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.reason}"
 
 
 class Persona(BaseModel):
@@ -75,7 +90,10 @@ class WorkflowStep(_Located):
     creates: str | None = None
     requires: list[str] = Field(default_factory=list)
     updates: str | None = None
+    validates: str | None = None
     uses: str | None = None
+    task: str | None = None  # expansion packs name the task a step runs
+    phase: str | None = None  # the phase a step came from (``phases:`` workflows)
     condition: str | None = None
     optional: bool = False
     optional_steps: list[str] = Field(default_factory=list)
@@ -92,7 +110,15 @@ class WorkflowStep(_Located):
 
     @property
     def label(self) -> str:
-        return self.step or self.creates or self.action or f"step {self.index + 1}"
+        return (
+            self.step
+            or self.creates
+            or self.action
+            or (f"validate {self.validates}" if self.validates else None)
+            or (f"update {self.updates}" if self.updates else None)
+            or self.task
+            or f"step {self.index + 1}"
+        )
 
 
 class BmadWorkflow(_Located):
@@ -101,7 +127,9 @@ class BmadWorkflow(_Located):
     description: str = ""
     type: str = ""
     project_types: list[str] = Field(default_factory=list)
-    steps: list[WorkflowStep] = Field(default_factory=list)
+    steps: list[WorkflowStep] = Field(default_factory=list)  # the default sequence
+    # every sequence by its key (``sequence``, ``full_game_sequence``…), first = default
+    sequences: dict[str, list[WorkflowStep]] = Field(default_factory=dict)
     flow_diagram: str | None = None
     decision_guidance: dict[str, Any] = Field(default_factory=dict)
     handoff_prompts: dict[str, Any] = Field(default_factory=dict)
@@ -109,6 +137,24 @@ class BmadWorkflow(_Located):
     @property
     def artifacts(self) -> list[str]:
         return [s.creates for s in self.steps if s.creates]
+
+    def sequence(self, name: str | None = None) -> list[WorkflowStep]:
+        """The steps of one sequence (``--var sequence=NAME``; default the first).
+
+        ``NAME`` may omit the ``_sequence`` suffix (``prototype`` → ``prototype_sequence``).
+        """
+        if not name or not self.sequences:
+            return self.steps
+        for key in (name, f"{name}_sequence"):
+            if key in self.sequences:
+                return self.sequences[key]
+        from botarmy_nb.errors import ConfigError, did_you_mean
+
+        raise ConfigError(
+            f"workflow '{self.id}' has no sequence '{name}'"
+            + did_you_mean(name, self.sequences)
+            + f" (it has: {', '.join(self.sequences)})"
+        )
 
 
 class TemplateSection(_Located):
@@ -148,6 +194,9 @@ class BmadTemplate(_Located):
     sections: list[TemplateSection] = Field(default_factory=list)
     inputs: list[TemplateInput] = Field(default_factory=list)
     mode: str = ""
+    # format: yaml templates: the document's own fields (everything but ``template:``)
+    fields: dict[str, Any] = Field(default_factory=dict)
+    hints: dict[str, str] = Field(default_factory=dict)  # placeholder → its line's comment
 
     @property
     def file_stem(self) -> str:
@@ -161,7 +210,8 @@ class BmadTemplate(_Located):
     @property
     def variables(self) -> list[str]:
         """Every ``{{variable}}`` the template uses, in order of first use."""
-        texts = [self.output_title]
+        texts = [self.output_title, self.output_filename or ""]
+        texts += _strings_in(self.fields)
         for top in self.sections:
             for s in top.walk():
                 texts += [s.title, s.template or "", s.instruction, s.condition or ""]
@@ -185,10 +235,25 @@ class BmadCore(BaseModel):
     workflows: dict[str, BmadWorkflow] = Field(default_factory=dict)
     templates: dict[str, BmadTemplate] = Field(default_factory=dict)  # by file stem
     resources: dict[str, dict[str, str]] = Field(default_factory=dict)  # kind → name → path
+    problems: list[Problem] = Field(default_factory=list)  # what did not load, and why
+
+    def problem_for(self, kind: str, name: str) -> Problem | None:
+        """Why the ``kind`` file called ``name`` (stem, file name or path) did not load."""
+        stem = Path(name).name.removesuffix(".yaml").removesuffix(".yml").removesuffix(".md")
+        return next((p for p in self.problems if p.kind == kind and p.name == stem), None)
+
+    def agent_templates(self, agent_ids: list[str]) -> list[str]:
+        """The template stems the agents list among their dependencies, in order."""
+        out: dict[str, None] = {}
+        for agent_id in agent_ids:
+            agent = self.agents.get(agent_id)
+            for name in agent.dependencies.get("templates", []) if agent else []:
+                out.setdefault(Path(name).name.removesuffix(".yaml").removesuffix(".yml"))
+        return list(out)
 
     def template(self, ref: str) -> BmadTemplate | None:
-        """A template by file stem (``prd-tmpl``), file name or template id."""
-        stem = ref.removesuffix(".yaml").removesuffix(".yml")
+        """A template by file stem (``prd-tmpl``), file name, path or template id."""
+        stem = Path(ref).name.removesuffix(".yaml").removesuffix(".yml")
         if stem in self.templates:
             return self.templates[stem]
         return next((t for t in self.templates.values() if t.id == ref), None)
@@ -208,3 +273,13 @@ class BmadCore(BaseModel):
     def template_for(self, artifact: str) -> BmadTemplate | None:
         """The template whose output file is ``artifact`` (``prd.md`` → prd-tmpl)."""
         return next((t for t in self.templates.values() if t.artifact == artifact), None)
+
+
+def _strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _strings_in(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _strings_in(v)]
+    return []

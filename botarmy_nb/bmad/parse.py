@@ -42,6 +42,8 @@ KNOWN: dict[str, set[str]] = {
         "type",
         "project_types",
         "sequence",
+        "steps",
+        "phases",
         "flow_diagram",
         "decision_guidance",
         "handoff_prompts",
@@ -61,6 +63,18 @@ KNOWN: dict[str, set[str]] = {
         "routes",
         "notes",
         "validates",
+        # expansion-pack forms: creative writing (steps/phases), game dev (sequences)
+        "id",
+        "title",
+        "task",
+        "input",
+        "inputs",
+        "output",
+        "outputs",
+        "repeat",
+        "repeat_for",
+        "duration",
+        "implements",
     },
     "template": {"id", "name", "version", "output", "inputs"},
     "output": {"format", "filename", "title"},
@@ -164,6 +178,16 @@ def _file_name(doc: LocatedYaml, path: tuple[Any, ...], value: Any) -> str | Non
     return text
 
 
+def _placeholder_text(value: Any) -> str:
+    """``title: {{name}}`` unquoted is YAML for a mapping in a mapping: read it back as the
+    placeholder the author meant."""
+    if isinstance(value, dict) and len(value) == 1:
+        (key, inner), = value.items()
+        if isinstance(key, str) and inner is None:
+            return "{{" + key + "}}"
+    return _text(value)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -262,28 +286,49 @@ def parse_team(path: Path) -> BmadTeam:
     )
 
 
-def _step(doc: LocatedYaml, index: int, raw: Any) -> WorkflowStep:
-    path = ("workflow", "sequence", index)
+def _first(data: Mapping[str, Any], *keys: str) -> Any:
+    return next((data[k] for k in keys if data.get(k) not in (None, "", [])), None)
+
+
+def _names(doc: LocatedYaml, path: tuple[Any, ...], value: Any) -> list[str]:
+    """Names as a list; ``requires: a.md, b.md`` (one text, commas) is two names."""
+    return [part.strip() for item in _strings(doc, path, value) for part in item.split(",")]
+
+
+def _step(
+    doc: LocatedYaml, path: tuple[Any, ...], index: int, raw: Any, phase: str | None = None
+) -> WorkflowStep:
     if isinstance(raw, str):  # a bare marker such as "- workflow_end"
         return WorkflowStep(index=index, step=raw, source=doc.file, line=doc.line_of(path))
     data = _mapping(doc, path, raw, "a workflow step")
     _check_keys(doc, path, data, "step")
+    # the core writes creates/requires/repeats; packs write output(s)/input(s)/repeat(_for)
+    creates_key = next((k for k in ("creates", "output", "outputs") if data.get(k)), "creates")
+    requires_key = next((k for k in ("requires", "input", "inputs") if data.get(k)), "requires")
+    uses = _text(data.get("uses")) or None
     return WorkflowStep(
         index=index,
         agent=_text(data.get("agent")) or None,
-        step=_text(data.get("step")) or None,
+        step=_text(_first(data, "step", "title", "id")) or None,
         action=_text(data.get("action")) or None,
-        creates=_file_name(doc, (*path, "creates"), data.get("creates")),
-        requires=_strings(doc, (*path, "requires"), data.get("requires")),
+        creates=_file_name(doc, (*path, creates_key), data.get(creates_key)),
+        requires=_names(doc, (*path, requires_key), data.get(requires_key)),
         updates=_text(data.get("updates")) or None,
-        uses=_text(data.get("uses")) or None,
+        validates=_text(data.get("validates")) or None,
+        uses=uses,
+        task=_text(data.get("task")) or None,
+        phase=phase,
         condition=_text(data.get("condition")) or None,
         optional=bool(data.get("optional")),
         optional_steps=_strings(doc, (*path, "optional_steps"), data.get("optional_steps")),
-        repeats=_text(data.get("repeats")) or None,
+        repeats=_text(_first(data, "repeats", "repeat", "repeat_for")) or None,
         routes=_routes(doc, (*path, "routes"), data.get("routes")) or None,
         notes=_text(data.get("notes")) or None,
-        field_lines={str(k): doc.line_of((*path, k)) or 0 for k in data},
+        field_lines={
+            **{str(k): doc.line_of((*path, k)) or 0 for k in data},
+            "creates": doc.line_of((*path, creates_key)) or 0,
+            "requires": doc.line_of((*path, requires_key)) or 0,
+        },
         source=doc.file,
         line=doc.line_of(path),
     )
@@ -304,37 +349,74 @@ def _routes(doc: LocatedYaml, path: tuple[Any, ...], value: Any) -> dict[str, An
     return _keyed(routes)
 
 
+def _sequences(
+    doc: LocatedYaml, base: tuple[Any, ...], wf: Mapping[str, Any]
+) -> dict[str, list[WorkflowStep]]:
+    """Every list of steps a workflow holds, by key, in file order.
+
+    ``sequence:`` (the core), any ``*_sequence:`` key (game packs: several, the user
+    picks one), ``steps:`` (creative-writing pack) and ``phases:`` (a mapping of phase →
+    steps, run in order as one sequence).
+    """
+    found: dict[str, list[WorkflowStep]] = {}
+    for key, value in wf.items():
+        key = str(key)
+        if key in ("sequence", "steps") or key.endswith("_sequence"):
+            raw = _list(doc, (*base, key), value, f"'{key}'")
+            found[key] = [_step(doc, (*base, key, i), i, r) for i, r in enumerate(raw)]
+        elif key == "phases":
+            phases = _mapping(doc, (*base, key), value, "'phases'")
+            steps: list[WorkflowStep] = []
+            for phase, raw_steps in phases.items():
+                raw = _list(doc, (*base, key, phase), raw_steps, f"phase '{phase}'")
+                first = len(steps)
+                steps += [
+                    _step(doc, (*base, key, phase, i), first + i, r, phase=str(phase))
+                    for i, r in enumerate(raw)
+                ]
+            found[key] = steps
+    return found
+
+
 def parse_workflow(path: Path) -> BmadWorkflow:
     doc = load_yaml(path)
     data = _mapping(doc, (), doc.data, "a workflow file")
-    wf = _mapping(doc, ("workflow",), data.get("workflow"), "'workflow'")
-    _check_keys(doc, ("workflow",), wf, "workflow")
-    sequence = wf.get("sequence") or []
-    if not isinstance(sequence, list):
-        raise doc.error(("workflow", "sequence"), "the sequence must be a list of steps")
+    # the core nests everything under ``workflow:``; some packs write it at the top
+    base: tuple[Any, ...] = ("workflow",) if isinstance(data.get("workflow"), dict) else ()
+    wf = _mapping(doc, base, data.get("workflow") if base else data, "'workflow'")
+    if base:
+        _check_keys(doc, base, wf, "workflow")
+    sequences = _sequences(doc, base, wf)
+    if not sequences:
+        raise doc.error(
+            base,
+            "no steps: a workflow needs a list of steps under 'sequence', a '*_sequence' "
+            "key, 'steps' or 'phases'",
+        )
     return BmadWorkflow(
         id=_text(wf.get("id")) or path.stem,
-        name=_text(wf.get("name")),
+        name=_text(wf.get("name") or wf.get("title")),
         description=_text(wf.get("description")).strip(),
         type=_text(wf.get("type")),
-        project_types=_strings(doc, ("workflow", "project_types"), wf.get("project_types")),
-        steps=[_step(doc, i, raw) for i, raw in enumerate(sequence)],
+        project_types=_strings(doc, (*base, "project_types"), wf.get("project_types")),
+        steps=next(iter(sequences.values())),
+        sequences=sequences,
         flow_diagram=_text(wf.get("flow_diagram")) or None,
         decision_guidance=_keyed(
             _mapping(
                 doc,
-                ("workflow", "decision_guidance"),
+                (*base, "decision_guidance"),
                 wf.get("decision_guidance"),
                 "'decision_guidance'",
             )
         ),
         handoff_prompts=_keyed(
             _mapping(
-                doc, ("workflow", "handoff_prompts"), wf.get("handoff_prompts"), "'handoff_prompts'"
+                doc, (*base, "handoff_prompts"), wf.get("handoff_prompts"), "'handoff_prompts'"
             )
         ),
         source=str(path),
-        line=doc.line_of(("workflow",)),
+        line=doc.line_of(base) or 1,
     )
 
 
@@ -348,7 +430,7 @@ def _section(doc: LocatedYaml, path: tuple[Any, ...], raw: Any) -> TemplateSecti
     choices = data.get("choices")
     return TemplateSection(
         id=_text(data.get("id")),
-        title=_text(data.get("title")),
+        title=_placeholder_text(data.get("title")),
         instruction=_text(data.get("instruction")).strip(),
         type=_text(data.get("type")) or "paragraphs",
         template=_text(data.get("template")) or None,
@@ -404,17 +486,33 @@ def parse_template(path: Path) -> BmadTemplate:
         )
     workflow = data.get("workflow") if isinstance(data.get("workflow"), dict) else {}
     sections = _list(doc, ("sections",), data.get("sections"), "sections")
+    fmt = _text(output.get("format")) or "markdown"
+    fields: dict[str, Any] = {}
+    if fmt in ("yaml", "yml"):  # the document is the file's own fields, filled in
+        skip = {"template", "workflow", "agent_config", "sections"}
+        fields = {str(k): v for k, v in data.items() if k not in skip}
     return BmadTemplate(
         id=_text(meta.get("id")) or path.stem,
         name=_text(meta.get("name")),
         version=_text(meta.get("version")),  # upstream writes numbers (2.0)
-        output_format=_text(output.get("format")) or "markdown",
+        output_format=fmt,
         output_filename=_file_name(doc, ("template", "output", "filename"), output.get("filename")),
         output_title=_text(output.get("title")),
         sections=[_section(doc, ("sections", i), s) for i, s in enumerate(sections)],
         inputs=inputs,
         mode=_text(workflow.get("mode")),
+        fields=fields,
+        hints=_placeholder_hints(path) if fields else {},
         source=str(path),
         line=1,
         field_lines={"inputs": doc.line_of(("template", "inputs")) or 1},
     )
+
+
+_HINTED = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}[^#\n]*#\s*(.+)$", re.M)
+
+
+def _placeholder_hints(path: Path) -> dict[str, str]:
+    """``gate: "{{gate_status}}" # PASS|CONCERNS|FAIL|WAIVED``: YAML drops comments, but
+    they say what a placeholder may hold, so the drafting agent is told."""
+    return {m[1]: m[2].strip() for m in _HINTED.finditer(read_text(path))}

@@ -187,8 +187,11 @@ def _check(files: dict[str, bytes]) -> None:
         for rel, text in {**{k: v.encode() for k, v in BASE.items()}, **files}.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(text)
+        lenient = load_bmad(root)  # never raises for a file's content: lists problems
+        for problem in lenient.problems:
+            assert Path(problem.file).is_relative_to(root) and problem.reason, problem
         try:
-            core = load_bmad(root)
+            core = load_bmad(root, strict=True)
         except SpecError as exc:
             assert exc.file and Path(exc.file).is_relative_to(root), exc
             assert exc.line is not None or exc.field is not None, exc
