@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import inspect
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -101,16 +102,41 @@ class BotArmyMagics(Magics):
                 "--continue is not available yet in this version of botarmy-nb: start a new "
                 f"run with the conversation so far in the task\nusage: {CELL_USAGE}"
             )
-        record = resolve_run(options.continue_run)
-        extra = {
-            key: value
-            for key, value in (
-                ("max_turns", options.max_turns),
-                ("executor", options.executor),
-                ("hitl_timeout_s", options.hitl_timeout),
-            )
-            if value is not None
+        given = {
+            "max_turns": options.max_turns,
+            "executor": options.executor,
+            "hitl_timeout_s": options.hitl_timeout,
         }
+        extra = {key: value for key, value in given.items() if value is not None}
+        accepted = inspect.signature(go_on).parameters.values()
+        takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted)
+        names = {p.name for p in accepted}
+        refused = [
+            f"--{k.removesuffix('_s').replace('_', '-')}"
+            for k in extra
+            if k not in names and not takes_all
+        ]
+        refused += [
+            option
+            for option, value in (
+                ("--model", options.model or options.agent_models),
+                ("--var", options.var),
+                ("--tag", options.tag),
+                ("--name", options.name),
+                ("--queue", options.queue),
+                ("--priority", options.priority),
+                ("--timeout", options.timeout),
+                ("--record", options.record),
+                ("--replay", options.replay),
+            )
+            if value
+        ]
+        if refused:  # a setting the continuation would silently drop
+            raise UsageError(
+                f"--continue goes on with the run's own settings: drop {', '.join(refused)}"
+                f"\nusage: {CELL_USAGE}"
+            )
+        record = resolve_run(options.continue_run)
         handle = go_on(record.id, task, **extra)
         self.shell.user_ns["_botarmy_run"] = handle
         return handle

@@ -286,3 +286,18 @@ def test_panel_and_builder_line_commands(ip) -> None:  # type: ignore[no-untyped
     assert isinstance(ip.run_line_magic("botarmy", "builder"), TeamBuilder)
     with pytest.raises(UsageError, match="usage: %botarmy panel"):
         ip.run_line_magic("botarmy", "panel extra")
+
+
+def test_continue_a_finished_team_run(ip, capsys) -> None:  # type: ignore[no-untyped-def]
+    from botarmy_nb import api
+
+    if not hasattr(api, "reply"):
+        pytest.skip("this version of the API has no reply")
+    first = _cell(ip, "--wait --name chat", "Write a haiku")
+    before = len(first.messages)
+    with pytest.raises(UsageError, match="drop --model, --var"):
+        ip.run_cell_magic("botarmy", "--continue chat --model scripted --var a=b", "More")
+    again = _cell(ip, f"--continue {first.id[:8]} --wait", "Now make it shorter")
+    assert again.id == first.id and again.status == "completed"
+    contents = list(again.messages["content"])
+    assert len(contents) > before and "Now make it shorter" in contents
