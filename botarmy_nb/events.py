@@ -71,6 +71,10 @@ class StepEvent(_EventBase):
     phase: Literal["started", "finished", "skipped"]
     artifact: str | None = None
     reason: str | None = None
+    # what the user should know: an ambiguous or missing template, unfilled placeholders
+    warning: str | None = None
+    decision: str | None = None  # a condition's verdict ("yes"/"no") or the route taken
+    decided_by: str | None = None  # "variables", an agent id, or "human"
 
 
 class ChunkEvent(_EventBase):

@@ -49,6 +49,21 @@ class Condition:
     def is_prose(self) -> bool:
         return self.tree is None
 
+    @property
+    def names(self) -> list[str]:
+        """The variables the expression reads (empty for prose)."""
+        found: list[str] = []
+
+        def walk(node: Any) -> None:
+            if isinstance(node, tuple) and node and node[0] == "var":
+                found.append(node[1])
+            elif isinstance(node, tuple | list):
+                for child in node[1:] if isinstance(node, tuple) else node:
+                    walk(child)
+
+        walk(self.tree)
+        return list(dict.fromkeys(found))
+
     def evaluate(
         self, variables: Mapping[str, Any], artifacts: Collection[str] = ()
     ) -> bool | None:
@@ -202,7 +217,11 @@ def _eval(tree: Any, variables: Mapping[str, Any], artifacts: Collection[str]) -
     if op == "var":
         name = tree[1]
         if name in variables:
-            return variables[name]
+            value = variables[name]
+            # --var values are text: "false" must not be true
+            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                return value.strip().lower() == "true"
+            return value
         return True if name in artifacts else None
     if op == "list":
         return [_eval(t, variables, artifacts) for t in tree[1]]

@@ -16,13 +16,20 @@ from botarmy_nb.bmad.models import VARIABLE, BmadTemplate, TemplateSection
 from botarmy_nb.errors import ConfigError
 
 __all__ = [
+    "NUMBERED",
     "fill",
     "missing_inputs",
+    "number_aliases",
     "render_document",
     "render_section_body",
+    "render_yaml_document",
     "repeat_scope",
     "section_included",
+    "unresolved",
 ]
+
+NUMBERED = "__numbered__"  # scope key: the number variables enclosing repeats have set
+_NUMBER = re.compile(r"(?:^|_)(?:num|number|index)$")
 
 _LIST_MARK = re.compile(r"^\s*(?:- \[[ xX]\]|[-*+]|\d+[.)])\s+")  # checklist first
 
@@ -80,13 +87,65 @@ def render_section_body(section: TemplateSection, text: str) -> str:
     return text.strip()  # paragraphs, template-text and anything else
 
 
+def number_aliases(name: str, value: Any) -> dict[str, Any]:
+    """Upstream spells one number two ways: ``epic_num`` and ``epic_number``."""
+    base = re.sub(r"_(?:num|number)$", "", name)
+    if base == name:
+        return {name: value}
+    return {name: value, f"{base}_num": value, f"{base}_number": value}
+
+
 def repeat_scope(
     section: TemplateSection, scope: Mapping[str, Any], item: Any, index: int
 ) -> dict[str, Any]:
     """The values seen by the ``index``-th repetition: the item's own values, ``index``,
-    and ``…_number`` variables of the section's title (``Epic {{epic_number}}``)."""
-    numbers = {name: index for name in VARIABLE.findall(section.title) if name.endswith("_number")}
-    return {**scope, **numbers, **(item if isinstance(item, Mapping) else {}), "index": index}
+    and the repeat's own number. In ``Story {{epic_number}}.{{story_number}}`` inside a
+    repeated epic, ``epic_number`` belongs to the enclosing repeat: only the innermost
+    number not set by an enclosing repeat counts this one (``story_number``)."""
+    outer = set(scope.get(NUMBERED, ()))
+    names = [n for n in VARIABLE.findall(section.title) if _NUMBER.search(n)]
+    own = [n for n in names if n not in outer and not (set(number_aliases(n, 0)) & outer)]
+    numbers: dict[str, Any] = {}
+    if own:
+        numbers = number_aliases(own[-1], index)
+    values = item if isinstance(item, Mapping) else {}
+    return {
+        **scope,
+        **numbers,
+        **values,
+        "index": index,
+        NUMBERED: tuple(outer | set(numbers)),
+    }
+
+
+def unresolved(text: str) -> list[str]:
+    """The ``{{placeholders}}`` still in a text, in order of first appearance."""
+    return list(dict.fromkeys(VARIABLE.findall(text)))
+
+
+def _filled(value: Any, variables: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        return fill(value, variables)
+    if isinstance(value, dict):
+        return {k: _filled(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, variables) for v in value]
+    return value
+
+
+def render_yaml_document(template: BmadTemplate, variables: Mapping[str, Any]) -> str:
+    """A ``format: yaml`` template's document: its own fields with placeholders filled,
+    dumped as YAML that parses back to the same fields (the examples are left out)."""
+    import yaml
+
+    fields = {
+        k: v
+        for k, v in template.fields.items()
+        if k not in ("examples", "optional_fields_examples")
+    }
+    return yaml.safe_dump(
+        _filled(fields, variables), sort_keys=False, allow_unicode=True, width=100
+    )
 
 
 def section_included(
@@ -123,8 +182,11 @@ def _render(
             out += _render(single, level, scope, drafts, artifacts, decisions, f"{key}[{i}]")
         return out
     lines: list[str] = []
-    if section.title:
-        lines.append(f"{'#' * level} {fill(section.title, variables)}")
+    if section.title:  # a title whose placeholders the drafting agent filled is stored
+        title = drafts.get(f"{key}#title")
+        lines.append(
+            f"{'#' * level} {title if isinstance(title, str) else fill(section.title, variables)}"
+        )
     draft = drafts.get(key, drafts.get(section.id))
     text = draft if isinstance(draft, str) else fill(section.template or "", variables)
     if text.strip():
@@ -157,7 +219,9 @@ def render_document(
             f"{', '.join(missing)} (give them with --var NAME=VALUE)"
         )
     drafts, decisions = drafts or {}, decisions or {}
-    lines = [f"# {fill(template.output_title, variables)}"] if template.output_title else []
+    title = drafts.get("#title")
+    heading = title if isinstance(title, str) else fill(template.output_title, variables)
+    lines = [f"# {heading}"] if template.output_title else []
     for section in template.sections:
         lines += _render(section, 2, variables, drafts, artifacts, decisions, section.id)
     return "\n\n".join(lines).strip() + "\n"
