@@ -26,11 +26,15 @@ __all__ = [
     "load_ipython_extension",
     "messages",
     "model_calls",
+    "panel",
     "plot",
+    "prepare",
+    "reply",
     "resume",
     "run",
     "runs",
     "steps",
+    "submit",
     "summarize",
     "sweep",
     "unload_ipython_extension",
@@ -52,6 +56,10 @@ _LAZY = {
     "get_sweep": "botarmy_nb.analysis.sweep",
     "import_run": "botarmy_nb.analysis.bundle",
     "get_run": "botarmy_nb.api",
+    "prepare": "botarmy_nb.api",
+    "submit": "botarmy_nb.api",
+    "reply": "botarmy_nb.api",
+    "panel": "botarmy_nb.notebook.panel",
     "last_run": "botarmy_nb.api",
     "Run": "botarmy_nb.handle",
     "load_bmad": "botarmy_nb.bmad.loader",
@@ -63,11 +71,12 @@ if TYPE_CHECKING:
     from botarmy_nb.analysis.bundle import import_run
     from botarmy_nb.analysis.summary import summarize
     from botarmy_nb.analysis.sweep import get_sweep, sweep
-    from botarmy_nb.api import arun, get_run, last_run, resume, run
+    from botarmy_nb.api import arun, get_run, last_run, prepare, reply, resume, run, submit
     from botarmy_nb.bmad.loader import load_bmad
     from botarmy_nb.data import artifacts, hitl, messages, model_calls, runs, steps
     from botarmy_nb.errors import BotArmyError
     from botarmy_nb.handle import Run
+    from botarmy_nb.notebook.panel import panel
 
 
 def __getattr__(name: str) -> Any:

@@ -335,9 +335,10 @@ def resume(ref: str, *, executor: str | None = None) -> Run:
     from botarmy_nb.engine.lease import process_owner
     from botarmy_nb.errors import RunBusyError
     from botarmy_nb.executors.base import get_executor
+    from botarmy_nb.refs import resolve_run
 
     store = _store()
-    record = store.get_run(ref)  # marks it lost if its owner stopped heart-beating
+    record = resolve_run(ref, store)  # marks it lost if its owner stopped heart-beating
     if record.status == "completed":
         raise ConfigError(
             f"run {record.short_id} already completed (continue a team run with run.reply)"
@@ -376,8 +377,10 @@ def reply(ref: str, message: str, *, executor: str | None = None) -> Run:
 
     if not message or not message.strip():
         raise ConfigError("the reply is empty: write the message to continue the run with")
+    from botarmy_nb.refs import resolve_run
+
     store = _store()
-    record = store.get_run(ref)
+    record = resolve_run(ref, store)
     if record.status in ("running", "queued"):
         raise RunBusyError(f"run {record.short_id} is still {record.status}: wait for it first")
     request = RunRequest.from_stored(record.spec)
@@ -420,7 +423,9 @@ def last_run() -> Run:
 
 
 def get_run(ref: str) -> Run:
-    """A run by id, id prefix or name, from any process that shares the database."""
+    """A run by id, id prefix or a name only one run has, from any process that shares
+    the database (a name several runs share is refused, listing them)."""
+    from botarmy_nb.refs import resolve_run
+
     store = _store()
-    record = store.get_run(ref)
-    return Run(record.id, store)
+    return Run(resolve_run(ref, store).id, store)

@@ -378,6 +378,9 @@ def db_upgrade(url: str | None) -> None:
         engine.dispose()
 
 
+from botarmy_nb.analysis.cli import export_command, import_command  # noqa: E402
 from botarmy_nb.worker.cli import worker_command  # noqa: E402  (click only; Celery is lazy)
 
 main.add_command(worker_command)
+main.add_command(export_command)
+main.add_command(import_command)
