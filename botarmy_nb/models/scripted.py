@@ -184,16 +184,15 @@ class ScriptedChatCompletionClient(OfflineClient):
         )
 
 
-_SECTION = re.compile(r"^Section: (?P<title>.*)$.*?^Section type: (?P<type>[\w-]+)", re.M | re.S)
+# one line each: a DOTALL ".*" here went quadratic on prompts with long context documents
+_SECTION = re.compile(
+    r"^Section: (?P<title>[^\n]*)\n(?:[^\n]*\n)*?Section type: (?P<type>[\w-]+)", re.M
+)
 _CHOICE = re.compile(r"^Options: (?P<options>.+)$", re.M)
 _COLUMNS = re.compile(r"^Columns: (?P<columns>.+)$", re.M)
 
 
-_REVISION = re.compile(
-    r"^Revise the document (?P<name>.+?)\. Why: (?P<why>.*?)$.*?"
-    r"^--- CURRENT DOCUMENT .*? ---\n(?P<doc>.*)\n--- END OF DOCUMENT ---",
-    re.M | re.S,
-)
+_WHY = re.compile(r"^Revise the document .+?\. Why: (?P<why>.*)$", re.M)
 _WANTED = re.compile(r"^- (?P<name>[A-Za-z_][\w.-]*)(?: \((?P<hint>.*)\))?$", re.M)
 _ITEM = re.compile(r"^(?P<n>\d+)\. - \[ \] (?P<text>.+)$", re.M)
 _TITLES = (
@@ -234,10 +233,13 @@ def _placeholder_value(name: str, hint: str | None, prompt: str) -> str:
 
 def _protocol_reply(prompt: str, ctx: AgentContext) -> str | None:
     """Answers to the workflow engine's prompts, shaped by what each prompt asks for."""
-    revision = _REVISION.search(prompt)
-    if revision:  # the document back, headings kept, with the change noted
-        why = revision["why"].strip().splitlines()[0][:120] if revision["why"].strip() else ""
-        return f"{revision['doc'].rstrip()}\n\n_Revised by {ctx.agent}: {why or 'as asked'}._"
+    start = prompt.find("--- CURRENT DOCUMENT ")
+    end = prompt.find("\n--- END OF DOCUMENT ---")
+    if start >= 0 and end > start:  # the document back, headings kept, the change noted
+        doc = prompt[prompt.index("\n", start) + 1 : end]
+        found = _WHY.search(prompt[:start])
+        why = found["why"].strip()[:120] if found else ""
+        return f"{doc.rstrip()}\n\n_Revised by {ctx.agent}: {why or 'as asked'}._"
     if "Answer with one line per placeholder, as name: value." in prompt:
         return "\n".join(
             f"{m['name']}: {_placeholder_value(m['name'], m['hint'], prompt)}"
