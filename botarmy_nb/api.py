@@ -228,65 +228,38 @@ def _bmad_request(
     overrides: dict[str, str],
     variables: dict[str, str],
     replay: str | Path | None,
+    bmad: str | Path | list[str | Path] | None = None,
 ) -> tuple[Any, str]:
-    """Validate a workflow/template run before it starts: names, inputs, models."""
+    """Validate a workflow/template run before it starts: names, the templates its steps
+    resolve to (a broken one refuses the run, naming its file), inputs, models.
+
+    ``bmad``: core and pack folders for this run, searched before BOTARMY_BMAD_PATH and
+    the bundled core.
+    """
     from botarmy_nb.bmad.document import missing_inputs
-    from botarmy_nb.bmad.loader import load_bmad
+    from botarmy_nb.bmad.loader import bmad_search_path, load_bmad
+    from botarmy_nb.bmad.plan import plan_run
     from botarmy_nb.engine.request import RunRequest
     from botarmy_nb.engine.workflow import REPEAT_VARIABLES
-    from botarmy_nb.errors import NotFoundError, did_you_mean
+    from botarmy_nb.errors import SpecError
     from botarmy_nb.models.registry import check_provider
     from botarmy_nb.models.spec import parse_model_chain
     from botarmy_nb.paths import validate_bmad_paths
 
-    core = load_bmad()
-    validate_bmad_paths(core, workflow=workflow, template=template)  # nothing escapes
-    if workflow is not None:
-        key = Path(workflow).stem
-        if key not in core.workflows:
-            raise NotFoundError(
-                f"unknown workflow '{workflow}'" + did_you_mean(key, core.workflows)
-            )
-        flow = core.workflows[key]
-        templates = [
-            t
-            for t in (
-                (core.template(s.uses) if s.uses else None)
-                or (core.template_for(s.creates) if s.creates else None)
-                for s in flow.steps
-            )
-            if t
-        ]
-        agents = sorted(
-            {a for s in flow.steps for a in s.agents} | {"po", "pm", "analyst"} & set(core.agents)
-        )
-        provided = set(variables) | set(REPEAT_VARIABLES)
-        label, what = key, f"workflow '{key}'"
+    if bmad is None:
+        core = load_bmad()
     else:
-        found = core.template(str(template))
-        if found is None:
-            raise NotFoundError(
-                f"unknown template '{template}'" + did_you_mean(str(template), core.templates)
-            )
-        templates, key = [found], found.file_stem
-        agents = sorted(
-            {
-                core.agent_for_owner(s.owner)
-                for top in found.sections
-                for s in top.walk()
-                if core.agent_for_owner(s.owner)
-            }
-            | ({"pm", "analyst"} & set(core.agents))
-        )  # type: ignore[arg-type]
-        provided = set(variables)
-        label, what = key, f"template '{key}'"
-    for needed in templates:
+        chosen = [bmad] if isinstance(bmad, str | Path) else list(bmad)
+        core = load_bmad([*chosen, *bmad_search_path()])
+    plan = plan_run(core, workflow=workflow, template=template, variables=variables)
+    validate_bmad_paths(core, workflow=plan.key if workflow else None, template=template)
+    provided = set(variables) | (set(REPEAT_VARIABLES) if workflow else set())
+    for needed in plan.templates:
         missing = sorted(set(missing_inputs(needed, {})) - provided)
         if missing:
-            from botarmy_nb.errors import SpecError
-
             raise SpecError(
-                f"{what} needs values for: {', '.join(missing)} (give them with --var NAME=VALUE)",
+                f"{plan.what} needs values for: {', '.join(missing)} "
+                "(give them with --var NAME=VALUE)",
                 file=needed.source,
                 line=needed.field_lines.get("inputs"),
                 field="template.inputs",
@@ -295,21 +268,21 @@ def _bmad_request(
         default_model = f"replay:{Path(replay).expanduser().resolve()}"
         overrides = {}
     _known_agents(overrides, list(core.agents))
-    for agent in agents:
+    for agent in plan.agents:
         for spec in parse_model_chain(
             overrides.get(agent) or default_model, option=f"model of agent '{agent}'"
         ):
             check_provider(spec)
     request = RunRequest(
-        task=task.strip() or label,
-        workflow=key if workflow else None,
-        template=key if template else None,
+        task=task.strip() or plan.key,
+        workflow=plan.key if workflow else None,
+        template=plan.key if template else None,
         bmad_roots=core.roots,
         default_model=default_model,
         agent_models=overrides,
         variables=variables,
     )
-    return request, label
+    return request, plan.key
 
 
 async def arun(task: str, **options: Any) -> Run:

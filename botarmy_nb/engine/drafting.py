@@ -226,6 +226,9 @@ class Drafter:
         """
         scope = dict(scope)
         warnings: list[str] = []
+        what = f"artifact name (template {template.file_stem})"
+        if name is not None:  # refused before any model turn is spent on it
+            safe_join(self._folder(), name, what=what)
         head = [template.output_title, template.output_filename or ""]
         head_names = [n for text in head for n in VARIABLE.findall(text)]
         if template.output_format in ("yaml", "yml"):
@@ -239,7 +242,7 @@ class Drafter:
         )
         name = name or template_file_name(template, scope) or template.artifact
         name = name or f"{template.file_stem}.md"
-        safe_join(self._folder(), name, what=f"artifact name (template {template.file_stem})")
+        safe_join(self._folder(), name, what=what)
         if template.output_format in ("yaml", "yml"):
             content = render_yaml_document(template, scope)
             return self.store(name, content, author, template.file_stem, "yaml", warnings)

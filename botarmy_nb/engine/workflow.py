@@ -305,6 +305,17 @@ class WorkflowExecution:
             f"The reviewer answered: {feedback}\nWrite the revised section only.",
         )
 
+    async def document(
+        self,
+        template: BmadTemplate,
+        author: str,
+        required: list[str],
+        scope: dict[str, Any],
+        name: str | None = None,
+    ) -> str:
+        """Draft and store one document from ``template``; returns its text."""
+        return (await self.drafter.draft(template, author, required, scope, name)).content
+
     # -- context --------------------------------------------------------------------------
 
     def resolve_names(self, names: list[str]) -> list[str]:
