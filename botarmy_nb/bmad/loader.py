@@ -33,6 +33,8 @@ from botarmy_nb.errors import ConfigError, SpecError, did_you_mean
 __all__ = ["bmad_search_path", "bundled_core_dir", "load_bmad"]
 
 RESOURCE_KINDS = ("tasks", "checklists", "data", "utils")
+_SINGULAR = {"data": "data file", "utils": "util", "tasks": "task", "checklists": "checklist"}
+_SINGULAR |= {"templates": "template", "workflows": "workflow"}
 
 
 def bundled_core_dir() -> Path:
@@ -174,8 +176,8 @@ def _validate(core: BmadCore, problems: _Collector) -> None:
                         agent.source,
                         line,
                         f"dependencies.{kind}",
-                        f"agent '{agent.id}' depends on {kind[:-1]} '{name}', which "
-                        "does not exist" + did_you_mean(name, known),
+                        f"agent '{agent.id}' depends on {_SINGULAR.get(kind, kind)} "
+                        f"'{name}', which does not exist" + did_you_mean(name, known),
                     ),
                 )  # the agent still loads: only a step that needs the file is refused
     for key, team in list(core.teams.items()):

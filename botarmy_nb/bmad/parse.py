@@ -100,6 +100,7 @@ KNOWN: dict[str, set[str]] = {
         "items",
         "prefix",
         "item_template",
+        "subsections",  # the creative-writing pack's spelling of sections
     },
 }
 
@@ -182,7 +183,7 @@ def _placeholder_text(value: Any) -> str:
     """``title: {{name}}`` unquoted is YAML for a mapping in a mapping: read it back as the
     placeholder the author meant."""
     if isinstance(value, dict) and len(value) == 1:
-        (key, inner), = value.items()
+        ((key, inner),) = value.items()
         if isinstance(key, str) and inner is None:
             return "{{" + key + "}}"
     return _text(value)
@@ -443,8 +444,9 @@ def _section(doc: LocatedYaml, path: tuple[Any, ...], raw: Any) -> TemplateSecti
         columns=_strings(doc, (*path, "columns"), data.get("columns")),
         choices=_keyed(choices) if isinstance(choices, dict) else _list_or_none(choices),
         sections=[
-            _section(doc, (*path, "sections", i), s)
-            for i, s in enumerate(_list(doc, (*path, "sections"), data.get("sections"), "sections"))
+            _section(doc, (*path, key, i), s)
+            for key in ("sections", "subsections")
+            for i, s in enumerate(_list(doc, (*path, key), data.get(key), key))
         ],
         extra={
             str(k): v

@@ -65,7 +65,8 @@ def test_a_condition_no_variable_names_is_decided_by_the_agent(botarmy_home) -> 
         "A CLI tool", workflow="greenfield-fullstack", variables={"project_name": "Tool"}
     ).wait(120)  # has_ui not given: the step's agent decides, with its reason
     assert run.status == "completed", run.record.error
-    decided = [e for e in run.events if e.type == "step" and e.decided_by not in (None, "variables")]
+    steps = [e for e in run.events if e.type == "step"]
+    decided = [e for e in steps if e.decided_by not in (None, "variables")]
     assert decided and all(e.decision in ("yes", "no") and e.reason for e in decided)
     prompts = run.messages.query("type == 'prompt'")["content"]
     assert any("whether this holds: has_ui" in p for p in prompts)
