@@ -36,8 +36,9 @@ def test_canary_key_never_leaks(
                 ),
                 new_code_cell("_botarmy_run.model_calls[['agent', 'provider', 'status', 'error']]"),
                 new_code_cell("%botarmy status"),
-                new_code_cell(
-                    "%%botarmy --model openai:gpt-4o-mini@http://127.0.0.1:1/v1 --wait\nFails"
+                new_code_cell(  # a failed --wait run raises (one line), so Run All stops
+                    "%%botarmy --model openai:gpt-4o-mini@http://127.0.0.1:1/v1 --wait\nFails",
+                    metadata={"tags": ["raises-exception"]},
                 ),
                 new_code_cell("import os; print(sorted(k for k in os.environ if 'KEY' in k))"),
             ],

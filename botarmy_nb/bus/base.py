@@ -154,9 +154,11 @@ class Subscription:
         from botarmy_nb.settings import get_settings
 
         record = self.store.get_run(self.run_id, expire=False)
+        if record.executor == "local":
+            return False  # a local run is resumed only by its user
         if record.status != "lost":
             return True  # already requeued or resumed
-        return record.executor != "local" and record.attempts < get_settings().max_attempts
+        return record.attempts < get_settings().max_attempts
 
 
 def _marker_key(event: StatusEvent) -> tuple[int, str, int]:

@@ -121,7 +121,8 @@ class _TeamRun:
         # save_state() dumps the whole team on the run loop and grows with the run: space
         # checkpoints so that they cost at most ~5% of the loop, however long the run
         spent = time.perf_counter() - started
-        self.recorder.flush_interval_s = max(self.request.checkpoint_interval_s, 20 * spent)
+        if spent > 0.002:  # a cheap state does not need spacing
+            self.recorder.flush_interval_s = max(self.request.checkpoint_interval_s, 20 * spent)
         return self.recorder.seq, {"version": CHECKPOINT_VERSION, "team": state}
 
     async def run(
