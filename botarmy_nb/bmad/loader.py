@@ -163,9 +163,9 @@ def _validate(core: BmadCore, problems: _Collector) -> None:
                 elif kind == "workflows":
                     known = core.workflows
                     ok = Path(name).stem in core.workflows
-                else:
+                else:  # packs often leave out the extension: "critical-review"
                     known = core.resources.get(kind, {})
-                    ok = name in known
+                    ok = name in known or f"{name}.md" in known
                 if ok or core.problem_for(kind, name):
                     continue  # a broken file is listed once, where it is
                 line = agent.field_lines.get(f"{kind}.{name}") or agent.line
