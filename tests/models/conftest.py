@@ -23,7 +23,7 @@ artifacts: [{name: draft.md, agent: writer}]
 
 @pytest.fixture
 def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(hang_s=2.0) as server:
+    with FakeLLMServer(hang_s=4.0) as server:
         yield server
 
 
@@ -39,5 +39,5 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Test keys for the HTTP providers and a short per-call timeout."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-openai-000000000000")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0000000000000")
-    monkeypatch.setenv("BOTARMY_MODEL_TIMEOUT_S", "0.5")
+    monkeypatch.setenv("BOTARMY_MODEL_TIMEOUT_S", "1.5")  # room for a busy machine
     settings.reset_settings()

@@ -74,7 +74,7 @@ def _model(provider: str, fake: FakeLLMServer) -> str:
         ("429", "HTTP 429"),
         ("500", "HTTP 500"),
         ("503", "HTTP 503"),
-        ("timeout", "timed out after 0.5 s"),
+        ("timeout", "timed out after 1.5 s"),
         ("malformed", ""),
         ("reset", "Connection"),
     ],
