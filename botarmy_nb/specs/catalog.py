@@ -46,10 +46,27 @@ def list_teams() -> list[TeamSpec]:
     return [load_team(path) for path in _team_files().values()]
 
 
-def find_team(ref: str | None) -> TeamSpec:
-    """A team by name (``writers-room``) or by YAML path; None gives the default team."""
+def find_team(ref: str | None, *, trust_code: bool = False, model: str | None = None) -> TeamSpec:
+    """A team by name (``writers-room``), YAML path or AutoGen component JSON path; None
+    gives the default team.
+
+    ``trust_code``: accept a component file whose FunctionTools carry Python source.
+    ``model``: for a component file, serve every agent with this model instead of the
+    file's clients (``--model`` overrides them); YAML teams keep their precedence.
+    """
     ref = ref or DEFAULT_TEAM
     candidate = Path(ref)
+    if candidate.suffix == ".json":
+        if not _is_file(candidate):
+            raise NotFoundError(f"team file {ref} does not exist")
+        from botarmy_nb.specs.component import load_component_team
+
+        spec = load_component_team(candidate.expanduser(), trust_code=trust_code)
+        if model is not None:
+            spec.model = None
+            for agent in spec.agents:
+                agent.model = None
+        return spec
     if candidate.suffix in (".yaml", ".yml") or "/" in ref:
         if not _is_file(candidate):
             raise NotFoundError(f"team file {ref} does not exist")

@@ -43,6 +43,8 @@ class AgentSpec(_Strict):
     model: str | None = None
     handoffs: list[str] = Field(default_factory=list)
     ends_conversation: bool = False
+    # AutoGen tool components from a trusted component JSON team (see specs/component.py)
+    tools: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -99,6 +101,10 @@ class TeamSpec(_Strict):
     selector_prompt: str | None = None
     graph: GraphSpec | None = None
     artifacts: list[ArtifactSpec] = Field(default_factory=lambda: [ArtifactSpec(name="result.md")])
+    queue: str | None = None  # the Celery queue this team's runs go to (None: the default)
+    # set only when the user trusted a component file's tool code (--trust-code): the
+    # engine loads the agents' tools (AutoGen exec()s a FunctionTool's source) only then
+    trust_code: bool = False
     source: str | None = Field(default=None, exclude=True)
 
     @property
