@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botarmy_nb.errors import ConfigError
@@ -63,22 +63,15 @@ def resolve_run_ids(refs: RunRefs, store: Any = None) -> list[str] | None:
 
 
 def _when(value: Any, name: str) -> datetime | None:
-    """A UTC datetime from a datetime, date, pandas Timestamp or ISO string; naive
-    values are taken as UTC."""
-    import pandas as pd
+    """A UTC datetime for ``since``/``until``: the same forms as ``--since`` (a datetime,
+    date, pandas Timestamp, ISO text, ``today``, ``yesterday``, an age such as ``2h``)."""
+    from botarmy_nb.refs import parse_when
 
     if value is None:
         return None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{name}={value!r} is not a date or time ({exc})") from None
-    if stamp is pd.NaT:
-        raise ConfigError(f"{name}={value!r} is not a date or time")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
+    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
+        value = value.to_pydatetime()
+    return parse_when(value, option=name)
 
 
 @functools.cache
