@@ -161,13 +161,15 @@ def page(browser_context: Any, tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Any:
-    """Save a screenshot in the test's folder and under docs/screenshots/."""
+    """Save a screenshot in the test's folder; with BOTARMY_UPDATE_SCREENSHOTS=1 also under
+    docs/screenshots/ (the README's pictures), so a test run leaves the checkout clean."""
 
     def shoot(page: Any, name: str, element: Any = None) -> Path:
         target = tmp_path / f"{name}.png"
         (element or page).screenshot(path=str(target))
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(target, SCREENSHOTS / f"{name}.png")
+        if os.environ.get("BOTARMY_UPDATE_SCREENSHOTS") == "1":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(target, SCREENSHOTS / f"{name}.png")
         return target
 
     return shoot
