@@ -191,6 +191,13 @@ class Run:
         return found[name]
 
     @property
+    def hitl(self) -> pd.DataFrame:
+        """The questions this run asked a human, with their answers and outcomes."""
+        from botarmy_nb.data import hitl
+
+        return hitl(self.id)
+
+    @property
     def steps(self) -> pd.DataFrame:
         """Workflow step boundaries (started / finished / skipped), in order."""
         import pandas as pd

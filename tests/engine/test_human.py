@@ -81,6 +81,8 @@ def test_an_answer_from_another_handle_resumes_the_run(core: Path) -> None:
     )
     with pytest.raises(ConfigError, match="already answered"):
         run.answer(question.request_id, "again")
+    asked = run.hitl  # the frame of questions and answers
+    assert len(asked) == 1 and asked["response"].iloc[0] == "Mention offline mode"
 
 
 def test_an_unanswered_question_expires_with_the_default(core: Path) -> None:
