@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 import traceback
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "tests"))  # the fake OpenAI server lives with the tests
     env = Env()
     ctx = Context(env=env, quick=args.quick, rounds=rounds)
+    # a terminated harness still drops its databases and stops its workers
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from benchmarks import providers
 
     providers.register()

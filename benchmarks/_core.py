@@ -108,9 +108,11 @@ def fmt(value: float | None, unit: str) -> str:
 
 def table(figures: list[Figure]) -> str:
     rows = [("figure", "ours", "baseline", "ratio", "target", "")]
+    notes = []
     for f in figures:
         if f.na:
-            rows.append((f"{f.id} {f.name}", f"n/a ({f.na})", "", "", f.target, "—"))
+            notes.append(f"[{len(notes) + 1}] {f.id} {f.name}: n/a ({f.na})")
+            rows.append((f"{f.id} {f.name}", f"n/a [{len(notes)}]", "", "", f.target, "—"))
             continue
         r = f.ratio
         ratio = "—" if r is None else (f"{r:+.2f} {f.unit}" if f.compare == "diff" else f"{r:.2f}x")
@@ -128,7 +130,7 @@ def table(figures: list[Figure]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(6)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(lines + notes)
 
 
 def machine() -> dict[str, Any]:
