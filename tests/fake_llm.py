@@ -53,6 +53,10 @@ class FakeLLMServer:
                 server._handle(self)
 
         class Server(ThreadingHTTPServer):
+            # the default listen backlog (5) drops connections of many concurrent runs:
+            # their SYNs are retried after 1, 2, 4 s and the test measures the kernel instead
+            request_queue_size = 512
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 return None  # resets and abandoned requests are the point of some tests
 
