@@ -163,13 +163,26 @@ async def check_http_reply(response: httpx.Response) -> None:
         raise BadReply("HTTP 200 with no choices")
 
 
+@functools.cache
+def _ssl_context() -> Any:
+    """One TLS context per process: loading the CA bundle costs ~80 ms, and every agent of
+    every run builds a client (contexts are safe to share; clients are loop-bound)."""
+    import ssl
+
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _http_client(sdk: str) -> Any:
     """The SDK's own default httpx client, with :func:`check_http_reply` on every response."""
     if sdk == "anthropic":
         from anthropic import DefaultAsyncHttpxClient
     else:
         from openai import DefaultAsyncHttpxClient
-    return DefaultAsyncHttpxClient(event_hooks={"response": [check_http_reply]})
+    return DefaultAsyncHttpxClient(
+        verify=_ssl_context(), event_hooks={"response": [check_http_reply]}
+    )
 
 
 def check_provider(spec: ModelSpec) -> Provider:

@@ -600,10 +600,12 @@ def _with_attempts(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     status = frame["status"].astype("str")
     keys = [frame["run_id"].astype("str"), frame["agent"].astype("str")]
-    ended = status.isin(["ok", "error", "cancelled"])
-    request = ended.groupby(keys).transform(lambda s: s.shift(fill_value=False).cumsum())
-    moved = (status == "fallback").groupby([*keys, request])
-    position = moved.transform(lambda s: s.shift(fill_value=False).cumsum())
+    # grouped shift/cumsum are vectorised; a Python lambda per group cost ~3 ms per call
+    ended = status.isin(["ok", "error", "cancelled"]).astype("int64")
+    request = ended.groupby(keys).shift(fill_value=0).groupby(keys).cumsum()
+    moved = (status == "fallback").astype("int64")
+    by_request = [*keys, request]
+    position = moved.groupby(by_request).shift(fill_value=0).groupby(by_request).cumsum()
     attempt = frame.groupby([*keys, request, position]).cumcount() + 1
     frame["attempt"] = attempt.astype("Int64")
     frame["fallback_position"] = position.astype("Int64")
