@@ -77,14 +77,14 @@ def _when(value: Any, name: str) -> datetime | None:
 @functools.cache
 def _columns(kind: str) -> tuple[str, ...]:
     """The columns of a frame (read once from an empty result)."""
-    from botarmy_nb.store.frames import FRAMES, Filters
+    from botarmy_nb.store.frames import Filters
 
-    frame = FRAMES[kind](_store(), filters=Filters(run_ids=[]))
+    frame = _store().frame(kind, Filters(run_ids=[]))
     return tuple(frame.columns)
 
 
 def _frame(kind: str, run_ids: RunRefs, filters: Mapping[str, Any]) -> pd.DataFrame:
-    from botarmy_nb.store.frames import FRAMES, PUSHABLE, Filters
+    from botarmy_nb.store.frames import PUSHABLE, Filters
 
     store = _store()
     options: dict[str, Any] = {"run_ids": resolve_run_ids(run_ids, store)}
@@ -117,7 +117,7 @@ def _frame(kind: str, run_ids: RunRefs, filters: Mapping[str, Any]) -> pd.DataFr
     if kind == "runs" and options["run_ids"] is not None:
         columns["id"] = options.pop("run_ids")
     filters_: Filters = Filters(**options, columns=columns)
-    frame = FRAMES[kind](store, filters=filters_)
+    frame = store.frame(kind, filters_)
     return _pandas_filter(frame, in_pandas)
 
 

@@ -163,21 +163,21 @@ class Run:
 
     @property
     def messages(self) -> pd.DataFrame:
-        from botarmy_nb.store.frames import messages_frame
+        from botarmy_nb.store.frames import Filters
 
-        return messages_frame(self._store, [self.id])
+        return self._store.frame("messages", Filters(run_ids=[self.id]))
 
     @property
     def model_calls(self) -> pd.DataFrame:
-        from botarmy_nb.store.frames import model_calls_frame
+        from botarmy_nb.store.frames import Filters
 
-        return model_calls_frame(self._store, [self.id])
+        return self._store.frame("model_calls", Filters(run_ids=[self.id]))
 
     @property
     def artifacts(self) -> pd.DataFrame:
-        from botarmy_nb.store.frames import artifacts_frame
+        from botarmy_nb.store.frames import Filters
 
-        return artifacts_frame(self._store, [self.id])
+        return self._store.frame("artifacts", Filters(run_ids=[self.id]))
 
     def artifact(self, name: str) -> ArtifactRecord:
         """One artifact's latest version by name."""

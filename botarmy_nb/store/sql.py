@@ -566,6 +566,19 @@ class SqlRunStore:
             out.append(parse_event(data))
         return out
 
+    # -- DataFrames -------------------------------------------------------------------------
+
+    def frame(self, kind: str, filters: Any = None) -> Any:
+        """A frame of ``kind`` (runs, messages, model_calls, artifacts, steps, hitl) with
+        ``filters`` (a ``store.frames.Filters``) pushed down to SQL: Arrow through ADBC on
+        PostgreSQL, sqlite3 on SQLite."""
+        from botarmy_nb.errors import ConfigError
+        from botarmy_nb.store.frames import FRAMES
+
+        if kind not in FRAMES:
+            raise ConfigError(f"no frame '{kind}'; frames: {', '.join(FRAMES)}")
+        return FRAMES[kind](self, filters=filters)
+
     # -- human in the loop ------------------------------------------------------------------
 
     @_retrying
