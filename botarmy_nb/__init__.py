@@ -17,6 +17,7 @@ __all__ = [
     "__version__",
     "artifacts",
     "arun",
+    "export_team",
     "get_run",
     "get_sweep",
     "hitl",
@@ -60,6 +61,7 @@ _LAZY = {
     "submit": "botarmy_nb.api",
     "reply": "botarmy_nb.api",
     "panel": "botarmy_nb.notebook.panel",
+    "export_team": "botarmy_nb.specs.component",
     "last_run": "botarmy_nb.api",
     "Run": "botarmy_nb.handle",
     "load_bmad": "botarmy_nb.bmad.loader",
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
     from botarmy_nb.errors import BotArmyError
     from botarmy_nb.handle import Run
     from botarmy_nb.notebook.panel import panel
+    from botarmy_nb.specs.component import export_team
 
 
 def __getattr__(name: str) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +88,8 @@ def prepare(
     timeout_s: float | None = None,
     tags: Mapping[str, str] | None = None,
     hitl_timeout_s: float | None = None,
+    bmad: str | Path | Sequence[str | Path] | None = None,
+    trust_code: bool = False,
 ) -> PreparedRun:
     """Validate everything about a run before anything is written; raise ConfigError
     (naming the option at fault) otherwise."""
@@ -122,10 +124,18 @@ def prepare(
     team_name = None
     if workflow or template:
         request, label = _bmad_request(
-            task, workflow, template, default_model, dict(agent_models or {}), variables, replay
+            task,
+            workflow,
+            template,
+            default_model,
+            dict(agent_models or {}),
+            variables,
+            replay,
+            bmad=list(bmad) if isinstance(bmad, list | tuple) else bmad,
         )
     else:
-        spec = find_team(team)
+        # an AutoGen component JSON team: --model replaces its clients; code only if trusted
+        spec = find_team(team, trust_code=trust_code, model=model)
         if replay:  # every agent (and a selector) answers from the cassette
             replay_spec = f"replay:{Path(replay).expanduser().resolve()}"
             default_model = replay_spec

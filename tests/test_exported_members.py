@@ -11,6 +11,7 @@ PUBLIC = {
     "__version__",
     "artifacts",
     "arun",
+    "export_team",
     "get_run",
     "get_sweep",
     "hitl",

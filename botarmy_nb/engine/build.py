@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.base import Team
@@ -90,6 +91,17 @@ def make_client(
     )
 
 
+def _tools(agent: AgentSpec) -> list[Any] | None:
+    """An agent's AutoGen tools, loaded only for a team the user trusts: loading a
+    FunctionTool runs its stored source (DESIGN §5)."""
+    if not getattr(agent, "tools", None):
+        return None
+    from autogen_core import ComponentLoader
+    from autogen_core.tools import BaseTool
+
+    return [ComponentLoader.load_component(t, expected=BaseTool) for t in agent.tools]
+
+
 def build_team(
     spec: TeamSpec,
     *,
@@ -137,6 +149,7 @@ def build_team(
             description=a.description or a.role or a.name,
             handoffs=list(a.handoffs) if spec.type == "swarm" else None,
             model_client_stream=streams(a.name),
+            tools=_tools(a) if spec.trust_code else None,
         )
         for a in spec.agents
     ]
