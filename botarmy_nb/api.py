@@ -131,7 +131,7 @@ def prepare(
             dict(agent_models or {}),
             variables,
             replay,
-            bmad=list(bmad) if isinstance(bmad, list | tuple) else bmad,
+            bmad=(list(bmad) or None) if isinstance(bmad, list | tuple) else bmad,
         )
     else:
         # an AutoGen component JSON team: --model replaces its clients; code only if trusted

@@ -208,6 +208,8 @@ def demo(team: str | None, model: str | None, task: str) -> None:
     help="How long a question to a human waits before its default is taken.",
 )
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the run.")
+@click.option("--bmad", multiple=True, metavar="PATH", help="A BMAD core or pack (repeatable).")
+@click.option("--trust-code", is_flag=True, help="Let a component team's tools load (runs code).")
 @click.option("--record", default=None, metavar="FILE", help="Write model calls to a cassette.")
 @click.option("--replay", default=None, metavar="FILE", help="Answer from a cassette, offline.")
 @click.option("--detach", is_flag=True, help="Print the run id and return; do not follow it.")

@@ -87,6 +87,8 @@ class BotArmyMagics(Magics):
             timeout_s=options.timeout,
             tags=dict(options.tag),
             hitl_timeout_s=options.hitl_timeout,
+            bmad=list(options.bmad) or None,
+            trust_code=options.trust_code,
         )
         self.shell.user_ns["_botarmy_run"] = handle
         return handle

@@ -25,7 +25,8 @@ CELL_USAGE = (
     "%%botarmy [--team NAME|PATH | --workflow NAME | --template NAME | --continue RUN] "
     "[--model SPEC|AGENT=SPEC]... [--var KEY=VALUE]... [--tag KEY=VALUE]... "
     "[--max-turns N] [--name NAME] [--executor local|celery] [--queue NAME] [--priority N] "
-    "[--timeout S] [--hitl-timeout S] [--wait] [--interpolate] [--record FILE | --replay FILE]"
+    "[--timeout S] [--hitl-timeout S] [--bmad PATH]... [--trust-code] [--wait] [--interpolate] "
+    "[--record FILE | --replay FILE]"
 )
 LINE_USAGE = "%botarmy COMMAND [ARGS]"
 RUNS_USAGE = (
@@ -169,6 +170,18 @@ def build_cell_parser() -> _Parser:
         type=_seconds,
         metavar="S",
         help="how long a question to a human waits before its default is taken",
+    )
+    parser.add_argument(
+        "--bmad",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a BMAD-compatible core or expansion pack for this run (repeatable)",
+    )
+    parser.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="allow an AutoGen component team's tools to load (runs their stored code)",
     )
     parser.add_argument(
         "--wait", action="store_true", help="block until the run ends; a failed run raises"
