@@ -26,9 +26,7 @@ class _Hostile:
                 result = await super().create(messages, **kwargs)
                 text = f"{result.content}\n\ud800 and \x00 APPROVED"
                 usage = RequestUsage(prompt_tokens=3, completion_tokens=4)
-                return CreateResult(
-                    finish_reason="stop", content=text, usage=usage, cached=False
-                )
+                return CreateResult(finish_reason="stop", content=text, usage=usage, cached=False)
 
         return Hostile(context)
 
