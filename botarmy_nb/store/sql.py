@@ -250,6 +250,23 @@ class SqlRunStore:
 
     # -- lifecycle: claims, leases, cancels ---------------------------------------------------
 
+    def _take_over(self, run_id: str, statuses: Sequence[str], **values: Any) -> RunRecord | None:
+        """One conditional transaction: set ``values`` on a run whose status is one of
+        ``statuses`` or that is ``running`` with an expired lease; None if another process
+        holds it. The run's last outcome is cleared: it starts over."""
+        now = utcnow()
+        allowed = or_(RunRow.status.in_(list(statuses)), _expired(now, self.lease_s))
+        cleared = {"finished_at": None, "error": None, "stop_reason": None}
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, allowed)
+                .values(**cleared, cancel_requested=None, **values)
+            )
+            if result.rowcount != 1:
+                return None
+            return self._select_runs(conn, RunRow.id == run_id)[0]
+
     @_retrying
     def claim_run(
         self, run_id: str, owner: str, *, statuses: Sequence[str], lease_s: float
@@ -257,28 +274,16 @@ class SqlRunStore:
         """Become the run's only owner if its status is one of ``statuses`` (or it is
         ``running`` with an expired lease); None if another process holds it."""
         now = utcnow()
-        allowed = or_(RunRow.status.in_(list(statuses)), _expired(now, self.lease_s))
-        with self.transaction() as conn:
-            result = conn.execute(
-                update(RunRow)
-                .where(RunRow.id == run_id, allowed)
-                .values(
-                    status="running",
-                    worker=owner,
-                    started_at=func.coalesce(RunRow.started_at, now),
-                    heartbeat_at=now,
-                    lease_expires_at=now + timedelta(seconds=lease_s),
-                    finished_at=None,
-                    error=None,
-                    stop_reason=None,
-                    cancel_requested=None,
-                    attempts=RunRow.attempts + 1,
-                )
-            )
-            if result.rowcount != 1:
-                return None
-            found = self._select_runs(conn, RunRow.id == run_id)
-        return found[0]
+        return self._take_over(
+            run_id,
+            statuses,
+            status="running",
+            worker=owner,
+            started_at=func.coalesce(RunRow.started_at, now),
+            heartbeat_at=now,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            attempts=RunRow.attempts + 1,
+        )
 
     @_retrying
     def requeue_run(
@@ -291,27 +296,15 @@ class SqlRunStore:
     ) -> RunRecord | None:
         """Put a run nobody executes back in the queue for ``executor``'s workers (a resume,
         or a lost run being recovered); None if another process holds it."""
-        now = utcnow()
-        allowed = or_(RunRow.status.in_(list(statuses)), _expired(now, self.lease_s))
-        with self.transaction() as conn:
-            result = conn.execute(
-                update(RunRow)
-                .where(RunRow.id == run_id, allowed)
-                .values(
-                    status="queued",
-                    executor=executor,
-                    **({"attempts": 0} if reset_attempts else {}),
-                    worker=None,
-                    lease_expires_at=None,
-                    finished_at=None,
-                    error=None,
-                    stop_reason=None,
-                    cancel_requested=None,
-                )
-            )
-            if result.rowcount != 1:
-                return None
-            return self._select_runs(conn, RunRow.id == run_id)[0]
+        return self._take_over(
+            run_id,
+            statuses,
+            status="queued",
+            executor=executor,
+            worker=None,
+            lease_expires_at=None,
+            **({"attempts": 0} if reset_attempts else {}),
+        )
 
     @_retrying
     def renew_leases(
