@@ -7,7 +7,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["teams_frame", "templates_frame", "workflow_steps_frame", "workflows_frame"]
+__all__ = [
+    "core_problems",
+    "teams_frame",
+    "templates_frame",
+    "workflow_steps_frame",
+    "workflows_frame",
+]
+
+
+def core_problems() -> list[str]:
+    """What in the BMAD search path did not load (file:line: reason), for the listings."""
+    from botarmy_nb.bmad.loader import load_bmad
+
+    return [str(problem) for problem in load_bmad().problems]
 
 
 def teams_frame() -> pd.DataFrame:

@@ -298,10 +298,28 @@ class BotArmyMagics(Magics):
         self._no_args(args, "teams")
         return teams_frame()
 
+    @staticmethod
+    def _show_problems() -> None:
+        """Files of the BMAD search path that did not load: listed, never hidden."""
+        import html
+
+        from botarmy_nb.notebook.catalog import core_problems
+
+        problems = core_problems()
+        if problems:
+            head = f"⚠ {len(problems)} file(s) did not load:"
+            items = "".join(f"<li><code>{html.escape(p)}</code></li>" for p in problems)
+            bundle = {
+                "text/html": f"<div>{html.escape(head)}<ul>{items}</ul></div>",
+                "text/plain": "\n".join([head, *(f"  {p}" for p in problems)]),
+            }
+            display(bundle, raw=True)
+
     def _cmd_workflows(self, args: list[str]) -> Any:
         from botarmy_nb.notebook.catalog import workflow_steps_frame, workflows_frame
 
         if not args:
+            self._show_problems()
             return workflows_frame()
         if len(args) > 1:
             raise UsageError("usage: %botarmy workflows [NAME]")
@@ -319,6 +337,7 @@ class BotArmyMagics(Magics):
         from botarmy_nb.notebook.catalog import templates_frame
 
         self._no_args(args, "templates")
+        self._show_problems()
         return templates_frame()
 
     def _cmd_status(self, args: list[str]) -> None:
