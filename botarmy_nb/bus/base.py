@@ -67,6 +67,12 @@ class Subscription:
             target=self._serve, name=f"botarmy-sub-{run_id[:8]}", daemon=True
         )
 
+    @property
+    def reconnecting(self) -> bool:
+        """Whether the live feed lost its server and is reconnecting (history still
+        comes from the store)."""
+        return bool(getattr(self._feed, "reconnecting", False))
+
     def start(self) -> Subscription:
         self._thread.start()
         return self

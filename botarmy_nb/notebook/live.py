@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FALLBACK_CLASS", "LiveView", "run_facts"]
 
+RECONNECTING = "reconnecting…"
 log = get_logger("notebook")
 FALLBACK_CLASS = "botarmy-view-fallback"  # notebooks/sanitize.cfg matches this class
 
@@ -224,7 +225,8 @@ class LiveView:
             while True:
                 with self._lock:
                     while not (self._dirty or self._closed):
-                        self._lock.wait()
+                        self._lock.wait(timeout=1.0)
+                        self._note_reconnecting_locked()
                     if self._closed and not self._dirty:
                         return
                     terminal = self._terminal
@@ -238,6 +240,18 @@ class LiveView:
         except Exception:  # a broken front-end link must not take the kernel with it
             log.warning("live view stopped", run_id=self.run.id, exc_info=True)
             self._ended.set()
+
+    def _note_reconnecting_locked(self) -> None:
+        """Say "reconnecting…" while the live feed's server is away (never a traceback)."""
+        away = self._subscription is not None and self._subscription.reconnecting
+        shown = self.transcript.head.get("note") == RECONNECTING
+        if away and not shown:
+            self._note_before = self.transcript.head.get("note")
+            self.transcript.head["note"] = RECONNECTING
+            self._dirty = True
+        elif shown and not away:
+            self.transcript.head["note"] = getattr(self, "_note_before", None)
+            self._dirty = True
 
     def _send_changes_locked(self) -> None:
         self._dirty = False
