@@ -55,11 +55,26 @@ class Run:
     def done(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    def _settled(self) -> bool:
+        """Ended for good: a terminal status, except a worker's lost run that the workers'
+        recovery will resume (attempts left)."""
+        from botarmy_nb.settings import get_settings
+
+        record = self.record
+        if record.status not in TERMINAL_STATUSES:
+            return False
+        return not (
+            record.status == "lost"
+            and record.executor != "local"
+            and record.attempts < get_settings().max_attempts
+        )
+
     def wait(self, timeout: float | None = None) -> Run:
         """Block until the run ends (the run itself never blocks the kernel).
 
         Returns once the run is completed, failed, cancelled or ``lost`` (its owner stopped
-        heart-beating; see ``ba.resume``). Raises RunTimeoutError if ``timeout`` seconds
+        heart-beating; see ``ba.resume``) — a worker's lost run is followed through its
+        automatic recovery. Raises RunTimeoutError if ``timeout`` seconds
         pass first (the run goes on), and the store's error if the end of a run of this
         process could not be recorded.
         """
@@ -82,7 +97,7 @@ class Run:
             return self
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.02
-        while not self.done:  # a run of another process: follow the store (and its lease)
+        while not self._settled():  # a run of another process: follow the store and lease
             if deadline is not None and time.monotonic() > deadline:
                 raise RunTimeoutError(f"run {self.id[:8]} still {self.status} after {timeout} s")
             time.sleep(delay)
