@@ -297,7 +297,8 @@ async def execute_run(
             reason = await team.run(artifacts_dir, resume_from=state, followup=followup)
         if control.cancel_requested:
             status = "cancelled"
-            reason = control.stop_reason or reason
+            # AutoGen's own reason ("External termination requested") says how, not why
+            reason = control.stop_reason or "cancelled by the user"
     except asyncio.CancelledError:
         status, reason = "cancelled", control.stop_reason or "cancelled by the user"
     except BotArmyError as exc:

@@ -125,7 +125,7 @@ def test_a_run_with_a_live_owner_is_never_resumed_or_cancelled_behind_its_back(
     assert proc.wait(60) == 0 and proc.stdout is not None
     assert proc.stdout.read().strip() == "cancelled"
     events = _gap_free(run)
-    assert events[-1].status == "cancelled"
+    assert events[-1].status == "cancelled" and events[-1].reason == "cancelled by the user"
     assert [e.status for e in events if e.type == "status"].count("completed") == 0
 
 
