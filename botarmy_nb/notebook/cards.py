@@ -1,6 +1,12 @@
-"""A run's transcript as the run view shows it: events folded into HTML cards and header
+"""A run's transcript as the run view shows it: events folded into cards and header
 facts. Pure (no widgets, no IPython): the live view sends its changes, the saved output
-renders it whole."""
+renders it whole.
+
+A card is kept in its wire form, a short list (see :func:`card_html`): the live view sends
+it as is and the browser builds the DOM (names and times as text, bodies as the HTML
+sanitized here), so a one-line message costs little more than its own bytes on the wire
+(benchmark B8). :func:`card_html` renders the same card as HTML for the saved output.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +37,11 @@ __all__ = [
     "COLORS",
     "MESSAGE_LIMIT",
     "PROMPT_LIMIT",
+    "Card",
     "Changes",
     "RunFacts",
     "Transcript",
+    "card_html",
     "inline_styles",
 ]
 
@@ -64,6 +72,48 @@ STATUS_COLORS = {
     "lost": "#ff7f0e",
 }
 _esc = html.escape
+_ONE_PARAGRAPH = re.compile(r"<p>((?:(?!</?p\b).)*)</p>", re.S)
+
+# The wire form of one card; its first item says what it is and its colour class:
+#   ["m" + colour, title, meta, time, markdown HTML]   a message (meta after "· ", the
+#                                                       body in .ba-md)
+#   ["s" + colour, title, meta, time, inline HTML]     a message of one paragraph (in <p>)
+#   ["f" + colour, title, meta, time, HTML]            another framed card (question, error)
+#   ["l" + colour, text, time]                         a one-line status, step or tool card
+#   ["p", characters, time, markdown HTML]             a workflow prompt, collapsed
+# Titles, meta and texts are plain text, times seconds since the run's first event (or
+# null); HTML parts are escaped or sanitized here. The short forms keep a one-line
+# message's card within a few dozen bytes of its text (benchmark B8).
+Card = list[Any]
+
+
+def card_html(card: Card) -> str:
+    """One card as HTML (the saved output; the browser builds the same DOM)."""
+    kind, color = card[0][0], card[0][1:]
+    if kind == "l":
+        _, text, at = card
+        return (
+            f"<div class='ba-line ba-{color}'>{_esc(text)}"
+            f" <small class='ba-t'>{_time_text(at)}</small></div>"
+        )
+    if kind == "p":
+        _, chars, at, body = card
+        return (
+            "<details class='ba-prompt'>"
+            f"<summary><small>prompt to the next agent · {chars:,} characters"
+            f" · {_time_text(at)}</small></summary><div class='ba-md'>{body}</div></details>"
+        )
+    _, title, meta, at, body = card
+    if kind == "s":
+        body = f"<p>{body}</p>"
+    if kind in "ms":
+        body = f"<div class='ba-md'>{body}</div>"
+        meta = f"· {meta}" if meta else ""
+    meta_html = f" <small>{_esc(meta)}</small>" if meta else ""
+    return (
+        f"<div class='ba-card ba-{color}'><div class='ba-meta'><b>{_esc(title)}{meta_html}</b>"
+        f" <small class='ba-t'>{_time_text(at)}</small></div>{body}</div>"
+    )
 
 
 @dataclass
@@ -82,13 +132,13 @@ class Changes:
     """What changed since the last call of :meth:`Transcript.take_changes`.
 
     ``cards_from``/``cards``: drop the cards from that index on, then append ``cards``
-    (usually ``cards_from`` is the old length: a pure append). ``head``: the header facts
-    that changed. ``typing``: agent → (offset, text, total) to splice into the streamed
-    preview, or None to remove it.
+    (usually ``cards_from`` is the old length: a pure append), in their wire form.
+    ``head``: the header facts that changed. ``typing``: agent → (offset, text, total) to
+    splice into the streamed preview, or None to remove it.
     """
 
     cards_from: int | None = None
-    cards: list[str] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
     head: dict[str, Any] = field(default_factory=dict)
     typing: dict[str, tuple[int, str, int] | None] = field(default_factory=dict)
 
@@ -111,10 +161,17 @@ def _stamp(at: datetime) -> float:
     return round(at.timestamp(), 3)
 
 
-def _offset(at: datetime, start: datetime | None) -> str:
+def _offset(at: datetime, start: datetime | None) -> float | None:
+    """Seconds since the run's first event, as a card carries them."""
     if start is None:
+        return None
+    return round(max(0.0, (at - start).total_seconds()), 2)
+
+
+def _time_text(seconds: float | None) -> str:
+    """A card's time as shown: "+1.25 s", "+2m 5.00 s" (feed.js formats it the same)."""
+    if seconds is None:
         return ""
-    seconds = max(0.0, (at - start).total_seconds())
     if seconds < 60:
         return f"+{seconds:.2f} s"
     return f"+{int(seconds // 60)}m {seconds % 60:.2f} s"
@@ -126,14 +183,14 @@ class Transcript:
     def __init__(self, facts: RunFacts) -> None:
         self.facts = facts
         self._reset()
-        self._sent_cards: list[str] = []
+        self._sent_cards: list[Card] = []
         self._dirty_from = 0  # cards before this index are as sent
         self._sent_head: dict[str, Any] = {}
         self._sent_typing: dict[str, tuple[int, int]] = {}  # agent → (shown, total)
 
     def _reset(self) -> None:
         self.events: list[Event] = []
-        self.cards: list[str] = []
+        self.wire: list[Card] = []
         self._card_seqs: list[int] = []
         self._palette: dict[str, str] = {}
         self._pending_tokens: dict[str, int | None] = {}
@@ -183,9 +240,12 @@ class Transcript:
             self._fold(e)
         if dropped:
             self._card(
-                "<div class='ba-line ba-co'>⚠ "
-                f"{dropped} event{'s' if dropped != 1 else ''} after #{after} were shown live but "
-                "never stored (their process died); they are no longer shown</div>",
+                [
+                    "lco",
+                    f"⚠ {dropped} event{'s' if dropped != 1 else ''} after #{after} were shown "
+                    "live but never stored (their process died); they are no longer shown",
+                    None,
+                ],
                 after,
             )
 
@@ -248,8 +308,8 @@ class Transcript:
             options = f" <small>({_esc(' / '.join(e.options))})</small>" if e.options else ""
             self._card(
                 self._frame(
-                    "cq",
-                    f"question from {_esc(e.agent or 'the run')}",
+                    "fcq",
+                    f"question from {e.agent or 'the run'}",
                     e,
                     f"<div>{_esc(e.prompt)}{options}</div>",
                 ),
@@ -263,10 +323,10 @@ class Transcript:
                 "expired": "expired: nobody answered in time, the default was used",
                 "default": "no human attached: the default was used",
             }[e.outcome]
-            self._card(self._frame("#bcbd22", label, e, f"<div>{_esc(e.response)}</div>"), e.seq)
+            self._card(self._frame("fcq", label, e, f"<div>{_esc(e.response)}</div>"), e.seq)
         elif isinstance(e, ArtifactEvent):
             # the document itself is in run.artifacts (and usually the message above)
-            where = f" → {_esc(e.path)}" if e.path else ""
+            where = f" → {e.path}" if e.path else ""
             self._line(f"document {e.name}{where} ({len(e.content):,} characters)", e, "cd")
         elif isinstance(e, ErrorEvent):
             self._error(e)
@@ -280,13 +340,7 @@ class Transcript:
         self.typing.pop(agent, None)
         if e.kind == "prompt":  # the workflow's instructions to the next agent: not an agent
             shown = markdown_html(e.content, limit=PROMPT_LIMIT)
-            self._card(
-                "<details class='ba-prompt'>"
-                f"<summary><small>prompt to the next agent · {len(e.content):,} characters"
-                f" · {_offset(e.created_at, self.start)}</small></summary>"
-                f"<div class='ba-md'>{shown}</div></details>",
-                e.seq,
-            )
+            self._card(["p", len(e.content), _offset(e.created_at, self.start), shown], e.seq)
             return
         if agent != "user":
             h["messages"] += 1
@@ -302,9 +356,9 @@ class Transcript:
         meta = []
         role = self.facts.roles.get(agent)
         if role and role != agent:
-            meta.append(_esc(role))
+            meta.append(role)
         if e.kind not in ("text", "task"):
-            meta.append(_esc(e.kind))
+            meta.append(e.kind)
         if tokens is None:
             meta.append("tokens unknown")
         elif tokens:
@@ -319,40 +373,41 @@ class Transcript:
                 f"<details><summary>{_esc(first)} <small>({len(e.content):,} characters)"
                 f"</small></summary>{body}</details>"
             )
-        title = f"{_esc(agent)}" + (f" <small>· {' · '.join(meta)}</small>" if meta else "")
-        self._card(self._frame(color, title, e, f"<div class='ba-md'>{body}</div>"), e.seq)
+        one = _ONE_PARAGRAPH.fullmatch(body)
+        kind = "s" if one else "m"
+        self._card(
+            self._frame(kind + color, agent, e, one[1] if one else body, " · ".join(meta)), e.seq
+        )
 
     def _error(self, e: ErrorEvent) -> None:
         text = f"{e.error_type}: {e.message}"
-        if self._last_error and self._last_error[0] == text and self.cards:
+        if self._last_error and self._last_error[0] == text and self.wire:
             repeats = self._last_error[1] + 1  # the same failure again: count it, once
             self._last_error = (text, repeats)
-            self.cards[-1] = self._error_card(text, e, repeats)
-            self._dirty_from = min(self._dirty_from, len(self.cards) - 1)
+            self.wire[-1] = self._error_card(text, e, repeats)
+            self._dirty_from = min(self._dirty_from, len(self.wire) - 1)
             return
         self._card(self._error_card(text, e, 1), e.seq)
         self._last_error = (text, 1)
 
-    def _error_card(self, text: str, e: Event, repeats: int) -> str:
-        times = f" <small>(×{repeats})</small>" if repeats > 1 else ""
-        return self._frame("ce", f"error{times}", e, f"<pre>{_esc(text)}</pre>")
+    def _error_card(self, text: str, e: Event, repeats: int) -> Card:
+        times = f"(×{repeats})" if repeats > 1 else ""
+        return self._frame("fce", "error", e, f"<pre>{_esc(text)}</pre>", times)
 
-    def _frame(self, color: str, title: str, e: Event, body: str) -> str:
-        return (
-            f"<div class='ba-card ba-{color}'><div class='ba-meta'><b>{title}</b>"
-            f" <small class='ba-t'>{_offset(e.created_at, self.start)}</small></div>"
-            f"{body}</div>"
-        )
+    def _frame(self, kind: str, title: str, e: Event, body: str, meta: str = "") -> Card:
+        """A framed card: ``kind`` is "m"/"s" (a Markdown message) or "f", then its colour."""
+        return [kind, title, meta, _offset(e.created_at, self.start), body]
 
     def _line(self, text: str, e: Event, color: str) -> None:
-        self._card(
-            f"<div class='ba-line ba-{color}'>{_esc(text)}"
-            f" <small class='ba-t'>{_offset(e.created_at, self.start)}</small></div>",
-            e.seq,
-        )
+        self._card(["l" + color, text, _offset(e.created_at, self.start)], e.seq)
 
-    def _card(self, card: str, seq: int) -> None:
-        self.cards.append(card)
+    @property
+    def cards(self) -> list[str]:
+        """The cards as HTML, in order."""
+        return [card_html(card) for card in self.wire]
+
+    def _card(self, card: Card, seq: int) -> None:
+        self.wire.append(card)
         self._card_seqs.append(seq)
         self._last_error = None
 
@@ -361,7 +416,7 @@ class Transcript:
     def take_changes(self) -> Changes:
         """What to send so that a front-end that applied every earlier change is current."""
         changes = Changes()
-        sent, now = self._sent_cards, self.cards
+        sent, now = self._sent_cards, self.wire
         same = min(self._dirty_from, len(sent), len(now))
         while same < min(len(sent), len(now)) and sent[same] == now[same]:
             same += 1  # after a truncation most cards come back the same: keep them
@@ -389,7 +444,7 @@ class Transcript:
         """Everything, for a front-end that starts from nothing."""
         return Changes(
             cards_from=0,
-            cards=list(self.cards),
+            cards=list(self.wire),
             head=dict(self.head),
             typing={a: (0, t[:TYPING_LIMIT], len(t)) for a, t in self.typing.items()},
         )
@@ -399,7 +454,7 @@ class Transcript:
     def static_html(self, summary: str) -> str:
         """The whole transcript with the run's summary: plain HTML with inline styles, no
         script, readable without a kernel (JupyterLab, nbviewer, GitHub)."""
-        count = len(self.cards)
+        count = len(self.wire)
         return (
             f"{summary}<details open><summary><small>transcript · {count} entries</small>"
             "</summary><div class='ba-feed' style='max-height:32em;overflow:auto;"

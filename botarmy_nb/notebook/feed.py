@@ -2,13 +2,15 @@
 
 Standard ipywidgets re-send a whole value on every change (DESIGN §5), so this one widget
 is an anywidget that receives only what changed — new cards, changed header facts,
-streamed text — as custom messages, and keeps them in the browser. Card HTML comes from
-:mod:`botarmy_nb.notebook.cards`, escaped or sanitized in the kernel; the header is built
-with ``textContent`` only.
+streamed text — as custom messages, and keeps them in the browser. Cards arrive in the
+short wire form of :mod:`botarmy_nb.notebook.cards` and are built here as the same DOM
+:func:`~botarmy_nb.notebook.cards.card_html` writes: names, times and header facts with
+``textContent`` only; message bodies are HTML escaped or sanitized in the kernel.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -39,12 +41,14 @@ function store(model) {
 
 function initialize({ model }) {
   const s = store(model);
-  model.on("msg:custom", (msg) => {
+  model.on("msg:custom", (msg, buffers) => {
     if (msg.from !== undefined) {
       if (msg.from > s.cards.length) { model.send({ want: s.cards.length }); return; }
       s.heard = true;
       s.cards.length = msg.from;
-      for (const c of msg.cards) s.cards.push(c);
+      // the cards travel as one binary frame of compact JSON (FeedWidget.push)
+      const cards = JSON.parse(new TextDecoder().decode(buffers[0]));
+      for (const c of cards) s.cards.push(c);
     }
     if (msg.h) Object.assign(s.head, msg.h);
     if (msg.t) {
@@ -59,6 +63,50 @@ function initialize({ model }) {
   // nothing heard yet (a page reloaded, or the first changes came before this model):
   // ask for everything; the kernel answers when it is idle
   setTimeout(() => { if (!s.heard) model.send({ want: 0 }); }, 1500);
+}
+
+function node(tag, cls, text) {
+  const n = document.createElement(tag);
+  if (cls) n.className = cls;
+  if (text !== undefined) n.textContent = text;
+  return n;
+}
+
+// a card's time, as cards.py _time_text writes it
+function when(t) {
+  if (t === null || t === undefined) return "";
+  return t < 60 ? `+${t.toFixed(2)} s` : `+${Math.floor(t / 60)}m ${(t % 60).toFixed(2)} s`;
+}
+
+// one card from its wire form (cards.py: Card, card_html): the same DOM, text as text
+function cardNode(c) {
+  const kind = c[0][0], color = c[0].slice(1);
+  if (kind === "l") {
+    const line = node("div", `ba-line ba-${color}`, `${c[1]} `);
+    line.append(node("small", "ba-t", when(c[2])));
+    return line;
+  }
+  if (kind === "p") {
+    const d = node("details", "ba-prompt"), sum = node("summary");
+    sum.append(node("small", "",
+      `prompt to the next agent · ${c[1].toLocaleString("en-US")} characters · ${when(c[2])}`));
+    const body = node("div", "ba-md");
+    body.innerHTML = c[3];  // sanitized in the kernel (render.markdown_html)
+    d.append(sum, body);
+    return d;
+  }
+  const card = node("div", `ba-card ba-${color}`), meta = node("div", "ba-meta");
+  const title = node("b", "", c[1]);
+  const message = kind === "m" || kind === "s";
+  if (c[2]) title.append(" ", node("small", "", message ? `· ${c[2]}` : c[2]));
+  meta.append(title, " ", node("small", "ba-t", when(c[3])));
+  card.append(meta);
+  const holder = document.createElement("div");
+  // escaped or sanitized in the kernel (cards.py); "s": one paragraph, sent without its <p>
+  holder.innerHTML = kind === "s" ? `<p>${c[4]}</p>` : c[4];
+  if (message) { holder.className = "ba-md"; card.append(holder); }
+  else card.append(...holder.childNodes);
+  return card;
 }
 
 function fmtSeconds(s) {
@@ -128,9 +176,8 @@ function render({ model, el }) {
       }
     }
     for (let i = feed.children.length; i < s.cards.length; i++) {
-      const d = document.createElement("div");
-      d.className = "ba-item";
-      d.innerHTML = s.cards[i];  // escaped / sanitized in the kernel (cards.py)
+      const d = node("div", "ba-item");
+      d.append(cardNode(s.cards[i]));
       d.__ba = s.cards[i];
       feed.append(d);
     }
@@ -209,8 +256,16 @@ class FeedWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self.on_msg(self._received)
 
     def push(self, message: dict[str, Any]) -> None:
-        if message:
-            self.send(message)
+        """Send one change (:meth:`~botarmy_nb.notebook.cards.Changes.message`); its cards
+        go as a binary frame of compact JSON, which nothing re-escapes on the way."""
+        if not message:
+            return
+        buffers = None
+        if "cards" in message:
+            message = dict(message)
+            cards = message.pop("cards")
+            buffers = [json.dumps(cards, separators=(",", ":"), ensure_ascii=False).encode()]
+        self.send(message, buffers)
 
     def _received(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and isinstance(content.get("want"), int):

@@ -84,10 +84,12 @@ def test_run_streams_while_the_kernel_is_idle(kernel: Any) -> None:
     assert value(kernel, "_botarmy_run.status") in ("'queued'", "'running'")  # did not wait
 
     published = drain_iopub(kernel, 3.0)  # the kernel is idle: nothing is executing
-    cards = [  # the view sends only new message cards, as custom comm messages
-        str(m["content"]["data"].get("content", {}).get("cards", ""))
+    cards = [  # the view sends only new cards: custom comm messages, the cards a binary frame
+        bytes(m["buffers"][0]).decode()
         for m in published
-        if m["msg_type"] == "comm_msg" and m["content"]["data"].get("method") == "custom"
+        if m["msg_type"] == "comm_msg"
+        and m["content"]["data"].get("method") == "custom"
+        and m.get("buffers")
     ]
     assert any("writer" in c for c in cards)
     assert value(kernel, "_botarmy_run.status") == "'completed'"

@@ -16,6 +16,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.testing.globalipapp import start_ipython
 
 import botarmy_nb as ba
+from botarmy_nb.notebook.cards import card_html
 from botarmy_nb.notebook.live import LiveView
 
 
@@ -27,7 +28,9 @@ class RecordingComm(BaseComm):
 
     def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
                     buffers: Any = None, **keys: Any) -> None:  # fmt: skip
-        RecordingComm.sent.append((msg_type, {"comm_id": self.comm_id, "data": data or {}}))
+        RecordingComm.sent.append(
+            (msg_type, {"comm_id": self.comm_id, "data": data or {}, "buffers": buffers or []})
+        )
 
 
 @pytest.fixture
@@ -63,8 +66,12 @@ def wait_for(condition: Any, timeout: float = 30) -> None:
 
 
 def feed_messages(sent: list[tuple[str, dict[str, Any]]], view: LiveView) -> list[dict[str, Any]]:
+    """The feed's changes as the browser reads them (the cards from their binary frame)."""
     return [
-        m["data"]["content"]
+        {
+            **m["data"]["content"],
+            **({"cards": json.loads(bytes(m["buffers"][0]))} if m["buffers"] else {}),
+        }
         for kind, m in sent
         if kind == "comm_msg"
         and m["comm_id"] == view.feed.comm.comm_id
@@ -79,7 +86,7 @@ def replay(messages: list[dict[str, Any]]) -> list[str]:
         if "from" in message:
             assert message["from"] <= len(cards), "a gap: the browser would have to ask"
             del cards[message["from"] :]
-            cards.extend(message["cards"])
+            cards.extend(card_html(card) for card in message["cards"])
     return cards
 
 
@@ -195,7 +202,10 @@ def test_live_updates_stay_within_twice_the_message_bytes(ip, comms, chatty_team
     assert view._ended.wait(10)
     message_bytes = sum(len(e.content.encode()) for e in run.events if e.type == "message")
     updates = [m for kind, m in comms if kind == "comm_msg"]
-    update_bytes = sum(len(json.dumps(m["data"], ensure_ascii=False).encode()) for m in updates)
+    update_bytes = sum(
+        len(json.dumps(m["data"], ensure_ascii=False).encode()) + sum(len(b) for b in m["buffers"])
+        for m in updates
+    )
     pushes = len(feed_messages(comms, view))
     assert len([e for e in run.events if e.type == "message"]) == 61
     assert pushes > 20  # it was live, not one final dump
@@ -224,7 +234,8 @@ def test_a_view_that_missed_changes_gets_them_all(ip, comms) -> None:  # type: i
     )  # a reloaded page asks for everything
     resent = feed_messages(comms, view)[before:]
     assert len(resent) == 1 and resent[0]["from"] == 0
-    assert resent[0]["cards"] == view.transcript.cards and resent[0]["h"]["status"] == "completed"
+    assert [card_html(c) for c in resent[0]["cards"]] == view.transcript.cards
+    assert resent[0]["h"]["status"] == "completed"
 
 
 def test_a_workflow_is_not_an_agent_and_prompts_are_collapsed(ip, comms) -> None:  # type: ignore[no-untyped-def]
