@@ -44,6 +44,10 @@ class RunControls:
         self.kill.on_click(lambda _b: self._request(KILL_GRACE_S, "stopping now…"))
         self.box = widgets.HBox([self.stop, self.kill, self.note])
 
+    def enable(self, on: bool) -> None:
+        """Buttons on (a run to stop) or off (a view whose run is not started yet)."""
+        self.stop.disabled = self.kill.disabled = not on
+
     def _request(self, grace_s: float, saying: str) -> None:
         self.stop.disabled = True
         if grace_s <= KILL_GRACE_S:

@@ -135,8 +135,8 @@ function render({ model, el }) {
 
   function drawHead() {
     const h = s.head;
-    title.textContent = `botarmy run ${h.name || ""}`;
-    status.textContent = h.status || "";
+    title.textContent = `botarmy run ${h.name || model.get("run_name") || ""}`;
+    status.textContent = h.status || "starting…";
     status.style.color = COLORS[h.status] || "";
     const parts = [];
     if (h.what) parts.push(h.what);

@@ -87,19 +87,30 @@ class LiveView:
     >>> view = LiveView(run).start()   # in a notebook cell
     >>> view.display()                 # shown here; the transcript stays when it ends
     >>> view.join()                    # optional: block until the run ended (--wait)
+
+    ``LiveView(name=...)`` is a view shown before its run exists ("starting…", buttons
+    off), so a cell shows it at once; :meth:`attach` gives it the run and starts it.
     """
 
     min_interval_s = 0.1  # at most ten updates a second
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run | None = None, *, name: str | None = None) -> None:
         import ipywidgets as widgets
 
         from botarmy_nb.notebook.controls import HitlPanel, RunControls
         from botarmy_nb.notebook.feed import FeedWidget
 
-        self.run = run
-        self.record = run.record
-        self.transcript = Transcript(run_facts(self.record))
+        if run is None and name is None:
+            raise TypeError("LiveView needs a run, or the name of the run it will show")
+        self.run: Run | None = run
+        self.record: RunRecord | None = None
+        self.name = name or ""
+        facts = RunFacts(self.name, "starting…")
+        if run is not None:
+            self.record = run.record
+            self.name = self.record.name
+            facts = run_facts(self.record)
+        self.transcript = Transcript(facts)
         self._lock = threading.Condition()
         self._dirty = False
         self._terminal = False
@@ -114,32 +125,55 @@ class LiveView:
         self._cell_parent: dict[str, Any] | None = None
         self.final_html: str | None = None
         self.final_text: str | None = None
-        self.feed = FeedWidget(self.record.name, self._want)
-        self.controls = RunControls(lambda grace: self.run.cancel(grace_s=grace))
-        self.hitl = HitlPanel(self.run.answer)
+        self.feed = FeedWidget(self.name, self._want)
+        self.controls = RunControls(self._cancel)
+        self.controls.enable(run is not None)
+        self.hitl = HitlPanel(self._answer)
         self.widget = widgets.VBox([self.feed, self.controls.box, self.hitl.box])
         self._subscription: Any = None
-        self._flusher = threading.Thread(
-            target=self._flush_loop, name=f"botarmy-view-{run.id[:8]}", daemon=True
-        )
+        self._flusher = threading.Thread(target=self._flush_loop, daemon=True)
+        self._text_line = f"botarmy live view of run {self.name}"
 
     # -- API ----------------------------------------------------------------------------------
 
     @property
     def text_line(self) -> str:
-        return f"botarmy live view of run {self.record.name}"
+        """The output's text/plain (what nbval compares): fixed when it is first shown."""
+        return self._text_line
 
     def start(self) -> LiveView:
         """Subscribe to the run: its whole history from the store, then live events."""
+        if self.run is None:
+            raise RuntimeError("this view has no run yet: attach(run) starts it")
+        self._flusher.name = f"botarmy-view-{self.run.id[:8]}"
         self._flusher.start()
         self._subscription = self.run.subscribe(self._on_event)
         return self
+
+    def attach(self, run: Run) -> LiveView:
+        """Give a view shown before its run existed that run, and start it."""
+        self.run = run
+        self.record = run.record
+        with self._lock:
+            self.transcript.facts = facts = run_facts(self.record)
+            self.transcript.head.update(name=facts.name, what=facts.what, total=facts.total)
+            self.transcript.head["unit"] = "steps" if facts.is_workflow else "turns"
+        self.controls.enable(True)
+        return self.start()
+
+    def discard(self) -> None:
+        """Take a view whose run never started out of the cell (its cell raised)."""
+        from IPython.display import update_display
+
+        self.widget.close()
+        if self._display_id is not None:
+            update_display({"text/plain": ""}, raw=True, display_id=self._display_id)
 
     def mimebundle(self) -> dict[str, Any]:
         """The widget, with an HTML and a text fallback for front-ends without widgets."""
         data = dict(self.widget._repr_mimebundle_() or {})
         data["text/html"] = (
-            f"<div class='{FALLBACK_CLASS}'><i>botarmy run {_esc(self.record.name)} was "
+            f"<div class='{FALLBACK_CLASS}'><i>botarmy run {_esc(self.name)} was "
             "running when this output was saved; its transcript is left here when it ends."
             "</i></div>"
         )
@@ -154,7 +188,7 @@ class LiveView:
         publisher = getattr(shell, "display_pub", None)
         parent = getattr(publisher, "parent_header", None)
         self._cell_parent = dict(parent) if parent else None
-        self._display_id = f"botarmy-{self.run.id}-{uuid.uuid4().hex[:8]}"
+        self._display_id = f"botarmy-view-{uuid.uuid4().hex}"
         display(self.mimebundle(), raw=True, display_id=self._display_id)
 
     def join(self, timeout: float | None = None) -> bool:
@@ -198,6 +232,14 @@ class LiveView:
         with self._lock:
             self._closed = True
             self._lock.notify_all()
+
+    def _cancel(self, grace_s: float) -> str:
+        assert self.run is not None  # the buttons are off until the run is attached
+        return self.run.cancel(grace_s=grace_s)
+
+    def _answer(self, request_id: str, text: str) -> None:
+        assert self.run is not None
+        self.run.answer(request_id, text)
 
     # -- events (the subscription's thread) ---------------------------------------------------
 

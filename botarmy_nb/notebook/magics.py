@@ -55,11 +55,20 @@ class BotArmyMagics(Magics):
             return None
         cell = cell.strip()  # the cell's trailing newline is not part of the task
         task = _interpolate(cell, self.shell.user_ns) if options.interpolate else cell
+        view = None
+        if options.continue_run is None:
+            # shown before the run is validated and registered, which on a new kernel waits
+            # for the imports the warm-up started: the cell shows its view at once
+            view = self._early_view(options)
         try:
             handle = self._submit(task, options)
-        except BotArmyError as exc:
-            raise UsageError(str(exc)) from None
-        self._show(handle, wait=options.wait)
+        except BaseException as exc:
+            if view is not None:
+                view.discard()
+            if isinstance(exc, BotArmyError):
+                raise UsageError(str(exc)) from None
+            raise
+        self._show(handle, wait=options.wait, view=view)
         # The handle is in _botarmy_run; as the cell's value its repr would be a racy
         # snapshot (running or done), or with --wait a second copy of the summary.
         return None
@@ -143,13 +152,27 @@ class BotArmyMagics(Magics):
         self.shell.user_ns["_botarmy_run"] = handle
         return handle
 
-    def _show(self, handle: Any, *, wait: bool) -> None:
+    @staticmethod
+    def _early_view(options: argparse.Namespace) -> Any:
+        """The run view, shown before its run exists, named as the run will be."""
+        from botarmy_nb.notebook.live import LiveView
+        from botarmy_nb.specs import DEFAULT_TEAM
+
+        name = options.name or options.workflow or options.template or options.team or DEFAULT_TEAM
+        view = LiveView(name=name)
+        view.display()
+        return view
+
+    def _show(self, handle: Any, *, wait: bool, view: Any = None) -> None:
         """The run's live view; with ``wait``, block until it ended and raise unless it
         completed (so Run All stops at a failed run)."""
         from botarmy_nb.notebook.live import LiveView
 
-        view = LiveView(handle).start()
-        view.display()
+        if view is None:
+            view = LiveView(handle).start()
+            view.display()
+        else:
+            view.attach(handle)
         if not wait:
             return
         view.join()  # the transcript and summary are in the cell before it ends

@@ -9,17 +9,19 @@ import threading
 
 __all__ = ["start_warmup"]
 
-# In the order the first run needs them: the store (SQLAlchemy, pydantic), the engine
-# (AutoGen), the executor, then the view (ipywidgets, anywidget, markdown-it, nh3).
+# In the order the first cell needs them: the view it shows at once (ipywidgets,
+# anywidget, markdown-it, nh3), then the run behind it: the store (SQLAlchemy, pydantic),
+# the engine (AutoGen), the executor; pandas for the frames last.
 MODULES = (
-    "botarmy_nb.api",
-    "botarmy_nb.store.sql",
-    "botarmy_nb.engine.runner",
-    "botarmy_nb.executors.local",
-    "botarmy_nb.specs.catalog",
     "botarmy_nb.notebook.live",
     "botarmy_nb.notebook.feed",
     "botarmy_nb.notebook.controls",
+    "botarmy_nb.api",
+    "botarmy_nb.specs.catalog",
+    "botarmy_nb.store.sql",
+    "botarmy_nb.engine.build",
+    "botarmy_nb.engine.runner",
+    "botarmy_nb.executors.local",
     "pandas",
 )
 

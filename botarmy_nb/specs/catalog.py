@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from botarmy_nb.errors import NotFoundError, did_you_mean
+from botarmy_nb.specs import DEFAULT_TEAM
 from botarmy_nb.specs.team import TeamSpec, load_team
 
 __all__ = ["DEFAULT_TEAM", "bundled_teams_dir", "find_team", "list_teams"]
-
-DEFAULT_TEAM = "writers-room"
 
 
 def bundled_teams_dir() -> Path:

@@ -208,7 +208,7 @@ def test_live_updates_stay_within_twice_the_message_bytes(ip, comms, chatty_team
     )
     pushes = len(feed_messages(comms, view))
     assert len([e for e in run.events if e.type == "message"]) == 61
-    assert pushes > 20  # it was live, not one final dump
+    assert pushes >= 10  # it was live (≈ 1.8 s at ≤ 10 a second), not one final dump
     assert update_bytes <= 2 * message_bytes, (update_bytes, message_bytes, pushes)
     assert replay(feed_messages(comms, view)) == view.transcript.cards
 

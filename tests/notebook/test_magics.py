@@ -100,12 +100,46 @@ def test_bad_options_are_usage_errors_with_the_usage_line(ip, line, message) -> 
         ("--model ghost=scripted", "unknown agent 'ghost'"),
     ],
 )
-def test_bad_values_are_usage_errors_and_start_nothing(ip, line, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_values_are_usage_errors_and_start_nothing(ip, line, message, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import botarmy_nb as ba
 
+    shown = published(ip, monkeypatch)
     with pytest.raises(UsageError, match=message):
         ip.run_cell_magic("botarmy", line, "task")
     assert ba.runs().empty
+    # the view shown at once is taken back: the cell keeps only the error
+    assert shown[-1]["data"] == {"text/plain": ""} and shown[-1]["update"]
+    assert shown[-1]["display_id"] == shown[0]["display_id"]
+
+
+def published(ip, monkeypatch) -> list[dict]:  # type: ignore[no-untyped-def]
+    """What the cell publishes, with the runs the store held at that moment."""
+    import botarmy_nb as ba
+
+    shown: list[dict] = []
+
+    def publish(data, metadata=None, *, transient=None, update=False, **_):  # type: ignore[no-untyped-def]
+        shown.append(
+            {
+                "data": data,
+                "update": update,
+                "display_id": (transient or {}).get("display_id"),
+                "runs": len(ba.runs()),
+            }
+        )
+
+    monkeypatch.setattr(ip.display_pub, "publish", publish)
+    return shown
+
+
+def test_the_view_is_shown_before_the_run_is_registered(ip, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The first cell shows its view before the imports and the store it waits for."""
+    shown = published(ip, monkeypatch)
+    run = _cell(ip, "--name early --max-turns 2", "Write a note")
+    assert shown[0]["runs"] == 0 and not shown[0]["update"]
+    assert "application/vnd.jupyter.widget-view+json" in shown[0]["data"]
+    assert shown[0]["data"]["text/plain"] == "botarmy live view of run early"
+    assert run.wait(30).status == "completed"
 
 
 def test_interpolate_names_the_missing_variable(ip) -> None:  # type: ignore[no-untyped-def]
