@@ -357,6 +357,24 @@ def status() -> None:
         _echo(f"{'✔' if check.ok else '✘'} {check.name:<18} {check.detail}")
 
 
+@main.command(
+    "bench",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args: tuple[str, ...]) -> None:
+    """Run the benchmark suite (python -m benchmarks; --help lists its options)."""
+    try:
+        from benchmarks.__main__ import main as run_benchmarks
+    except ImportError:
+        raise click.ClickException(
+            "the benchmark harness lives in the source checkout (benchmarks/): install "
+            "botarmy-nb from a clone with 'pip install -e .[dev]' and run this there"
+        ) from None
+    sys.exit(run_benchmarks(list(args)))
+
+
 @main.group()
 def db() -> None:
     """Manage the run database schema."""

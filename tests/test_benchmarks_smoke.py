@@ -38,3 +38,14 @@ def test_quick_harness_writes_every_figure(tmp_path: Path) -> None:
         # measured, or n/a with the reason — never an empty row
         assert (f["ours"] is not None) or f["na"], f
         assert {"name", "baseline", "ratio", "target", "met", "details"} <= set(f)
+
+
+def test_the_cli_runs_the_same_harness() -> None:
+    """``botarmy-nb bench`` is ``python -m benchmarks``: same options, same refusals."""
+    from click.testing import CliRunner
+
+    from botarmy_nb.cli import main
+
+    result = CliRunner().invoke(main, ["bench", "--only", "B99"])
+    assert result.exit_code == 2
+    assert "unknown figures ['B99']; known: B1" in result.output
