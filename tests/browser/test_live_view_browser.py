@@ -232,3 +232,37 @@ def test_hostile_messages_stay_inert_and_the_page_responsive(
     box.locator(".ba-feed, .botarmy-view-fallback").first.scroll_into_view_if_needed()
     shots(page, "run-view-hostile", box)
     assert not page.botarmy_errors, page.botarmy_errors
+
+
+def test_the_magic_cell_shows_its_view_at_once_and_a_bad_one_only_its_error(
+    page: Any, lab: Lab
+) -> None:
+    """The first %%botarmy of a kernel: the view is there while the run is still being
+    registered, then streams; a cell whose team does not exist leaves one error line."""
+    write_notebook(
+        lab,
+        "magic.ipynb",
+        [
+            "%load_ext botarmy_nb\nimport test_providers",
+            "%%botarmy --model slow:scripted --max-turns 3 --name magic-run\nWrite a note",
+            "%%botarmy --team nope\nWrite a note",
+        ],
+    )
+    open_notebook(page, lab, "magic.ipynb")
+    run_cell(page, 0)
+    wait_idle(page)
+    run_cell(page, 1)
+    view = cell(page, 1).locator(".botarmy-view")
+    view.wait_for()
+    assert "magic-run" in view.locator(".ba-top").inner_text()
+    view.locator(".ba-feed .ba-card").nth(1).wait_for(timeout=30_000)  # it streams
+    left = cell(page, 1).locator(".botarmy-view-fallback")  # the transcript, when it ends
+    left.locator(".ba-card").nth(3).wait_for(timeout=60_000)
+    assert left.locator(".ba-card").count() == 4  # the task and three turns
+    assert "magic-run · completed" in left.inner_text()
+    run_cell(page, 2)
+    wait_idle(page)
+    bad = cell(page, 2)
+    bad.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").wait_for()
+    assert "unknown team 'nope'" in bad.inner_text()
+    assert not bad.locator(".botarmy-view").count() and "Traceback" not in bad.inner_text()
