@@ -145,6 +145,10 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
         key, sep, val = value.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
+        if key in out and out[key] != val:
+            raise click.BadParameter(
+                f"{key} given twice ({out[key]!r}, {val!r})", param_hint=option
+            )
         out[key] = val
     return out
 

@@ -220,6 +220,8 @@ def parse_cell_options(line: str) -> argparse.Namespace:
     """
     options = build_cell_parser().parse_args(_split(line))
     options.model, options.agent_models = _models(options.model)
+    for option in ("var", "tag"):
+        _once_each(getattr(options, option), f"--{option}")
     if options.continue_run is not None:
         chosen = [f"--{k}" for k in ("team", "workflow", "template") if getattr(options, k)]
         if chosen:
@@ -228,6 +230,17 @@ def parse_cell_options(line: str) -> argparse.Namespace:
                 f"\nusage: {CELL_USAGE}"
             )
     return options
+
+
+def _once_each(pairs: list[tuple[str, str]], option: str) -> None:
+    """A key given twice with two values is a mistake, not "the last one wins"."""
+    seen: dict[str, str] = {}
+    for key, value in pairs:
+        if key in seen and seen[key] != value:
+            raise UsageError(
+                f"{option} {key} given twice ({seen[key]!r}, {value!r})\nusage: {CELL_USAGE}"
+            )
+        seen[key] = value
 
 
 def _models(values: list[str]) -> tuple[str | None, dict[str, str]]:

@@ -63,6 +63,7 @@ def test_run_with_team_and_vars(botarmy_home: Path) -> None:
         (["run", "x", "--team", "nope"], "unknown team 'nope'"),
         (["run", "x", "--model", "gpt4"], "unknown provider 'gpt4'"),
         (["run", "x", "--var", "novalue"], "expected KEY=VALUE"),
+        (["run", "x", "--var", "a=1", "--var", "a=2"], "a given twice ('1', '2')"),
         (["run", "x", "--max-turns", "0"], "0 is not in the range x>=1"),
     ],
 )
