@@ -224,7 +224,7 @@ def test_bad_line_commands_are_usage_errors(ip, command, message, usage) -> None
         ("--timeout -1", "a positive number of seconds"),
         ("--hitl-timeout soon", "a positive number of seconds"),
         ("--tag novalue", "expected KEY=VALUE"),
-        ("--var a=1 --var a=2", "--var a given twice \\('1', '2'\\)"),
+        ("--var a=1 --var a=2", "--var a given twice ('1', '2')"),
         ("--tag team=x --tag team=y", "--tag team given twice"),
         ("--continue abc --team writers-room", "--continue goes on with the run's own team"),
     ],
