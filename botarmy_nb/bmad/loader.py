@@ -51,7 +51,14 @@ def bmad_search_path() -> list[Path]:
     from botarmy_nb.settings import get_settings
 
     extra = get_settings().bmad_path or ""
-    folders = [Path(p).expanduser() for p in extra.split(os.pathsep) if p.strip()]
+    folders = []
+    for part in (p for p in extra.split(os.pathsep) if p.strip()):
+        try:
+            folders.append(Path(part).expanduser())
+        except RuntimeError:  # "~someone" who has no home here
+            raise ConfigError(
+                f"BOTARMY_BMAD_PATH: {part!r} names a home folder that does not exist here"
+            ) from None
     return [*folders, bundled_core_dir()]
 
 

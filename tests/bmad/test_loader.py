@@ -485,3 +485,12 @@ def test_a_bmad_file_that_is_not_utf8(core: Path) -> None:
 def test_core_paths_no_folder_can_have(ref: str) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_bmad(ref)
+
+
+def test_a_search_path_with_an_unknown_home_is_one_clear_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from botarmy_nb import settings
+
+    monkeypatch.setenv("BOTARMY_BMAD_PATH", "~nobody-here-at-all/core")
+    settings.reset_settings()
+    with pytest.raises(ConfigError, match="BOTARMY_BMAD_PATH: '~nobody-here-at-all/core' names"):
+        load_bmad()
