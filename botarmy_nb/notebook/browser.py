@@ -264,13 +264,17 @@ class RunsBrowser:
         if len(chosen) != 2:
             self._say(f"select exactly two runs to compare ({len(chosen)} selected)")
             return None
+        import pandas as pd
+
         a, b = sorted(chosen, key=lambda run: run.record.created_at)
         totals = compare_totals(a, b).to_html(na_rep="unknown", escape=True)
         messages = compare_messages(a, b)
-        for column in messages.columns:
-            if column[1] == "content":
-                messages[column] = messages[column].map(_clip)
-        conversation = messages.to_html(na_rep="", escape=True)
+        # escaped here, so that line breaks show as breaks (pandas would print them as \n)
+        shown = messages.map(_cell_html)
+        shown.columns = pd.MultiIndex.from_tuples(
+            [(html.escape(run), part) for run, part in messages.columns]
+        )
+        conversation = shown.to_html(na_rep="", escape=False)
         self.detail.children = [
             widgets.HTML(f"<b>totals</b>{totals}"),
             widgets.HTML(f"<b>messages</b><div style='overflow:auto'>{conversation}</div>"),
@@ -282,10 +286,13 @@ def _kinds(record: RunRecord) -> list[tuple[str, str]]:
     return [(k, v) for k in ("team", "workflow", "template") if (v := getattr(record, k))]
 
 
-def _clip(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > _CLIP:
-        return value[:_CLIP] + "…"
-    return value
+def _cell_html(value: Any) -> Any:
+    """A message cut to ``_CLIP`` characters, escaped, its line breaks kept."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > _CLIP:
+        value = value[:_CLIP] + "…"
+    return html.escape(value).replace("\n", "<br>")
 
 
 def _row(record: RunRecord) -> str:

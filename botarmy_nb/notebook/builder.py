@@ -236,7 +236,11 @@ class TeamBuilder:
         self.type = widgets.Dropdown(options=list(TEAM_TYPES), description="type")
         self.stop_text = widgets.Text(value="TERMINATE", description="stop word")
         self.max_messages = widgets.BoundedIntText(
-            value=30, min=0, max=10_000, description="max messages"
+            value=30,
+            min=0,
+            max=10_000,
+            description="max messages",
+            style={"description_width": "initial"},
         )
         self.timeout = widgets.BoundedFloatText(
             value=0, min=0, max=86_400, description="timeout s", tooltip="0: none"
@@ -247,7 +251,10 @@ class TeamBuilder:
         self.selector_prompt = widgets.Text(
             description="selector prompt", layout={"width": "60%", "display": "none"}
         )
-        self.preview = widgets.HTML("")
+        # a BMAD agent's instructions run to pages: the preview scrolls, the form stays put
+        self.preview = widgets.HTML(
+            "", layout={"max_height": "32em", "overflow": "auto", "border": "1px solid #ddd"}
+        )
         self.path = widgets.Text(
             description="save to", placeholder="(default: ~/.botarmy/teams/NAME.yaml)"
         )

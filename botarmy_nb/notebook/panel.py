@@ -114,7 +114,9 @@ class ControlPanel:
         self.run: Run | None = None
         self.view: Any = None
         self._names = self._catalog()
-        self.kind = widgets.ToggleButtons(options=list(KINDS), value="team", description="Run a")
+        self.kind = widgets.ToggleButtons(
+            options=list(KINDS), value="team", description="Run a", style={"button_width": "7em"}
+        )
         self.target = widgets.Dropdown(description="name")
         self.task = widgets.Textarea(
             description="task", placeholder="What should the agents do?", layout=_WIDE
@@ -144,6 +146,9 @@ class ControlPanel:
         )
         self.message = widgets.HTML("")
         self.view_box = widgets.VBox([])
+        from botarmy_nb.notebook.cell_writer import CellWriter
+
+        self.writer = CellWriter(self._written)
         self.kind.observe(lambda _: self._kind_changed(), names="value")
         self.target.observe(lambda _: self._target_changed(), names="value")
         self.start_button.on_click(lambda _: self.start())
@@ -162,6 +167,7 @@ class ControlPanel:
                 widgets.HBox([self.start_button, self.cell_button]),
                 self.message,
                 self.view_box,
+                self.writer,
             ]
         )
         self._kind_changed()
@@ -227,6 +233,16 @@ class ControlPanel:
         )
         self.message.value = text
 
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The form's inputs by variable name; set one's ``.value`` to fill it from code."""
+        return {r.spec.name: r.input for r in self._rows}
+
+    @property
+    def pickers(self) -> dict[str, Any]:
+        """Each agent's own model: ``.provider`` (a dropdown) and ``.model`` (its text)."""
+        return dict(self._pickers)
+
     def choice(self) -> RunChoice:
         """What the panel shows right now."""
         return RunChoice(
@@ -291,8 +307,13 @@ class ControlPanel:
         self.view_box.children = [self.view.widget]
 
     def write_cell(self) -> str | None:
-        """Insert the equivalent ``%%botarmy`` cell below (``set_next_input``); returns
-        its source, or None when the form is incomplete."""
+        """Insert the equivalent ``%%botarmy`` cell below the panel; returns its source,
+        or None when the form is incomplete.
+
+        In JupyterLab and Notebook 7 the browser inserts it at once (a widget callback's
+        ``set_next_input`` would wait for the next cell's reply); elsewhere it is shown here
+        to copy, and set as the kernel's next input.
+        """
         from botarmy_nb.errors import BotArmyError
 
         choice = self._checked()
@@ -303,13 +324,28 @@ class ControlPanel:
         except BotArmyError as exc:
             self._say([str(exc)])
             return None
-        shell = self._shell()
-        if shell is None:
-            self._say([], f"<pre>{html.escape(source)}</pre>")
+        if self.writer.can_insert:
+            self.writer.insert(source, below=self.widget)
         else:
-            shell.set_next_input(source, replace=False)
-            self._say([], "the %%botarmy cell is below (run it to start the same run)")
+            self._next_input(source)
         return source
+
+    def _written(self, inserted: bool, source: str) -> None:
+        if inserted:
+            self._say([], "the %%botarmy cell is below (run it to start the same run)")
+        else:  # the panel's cell is no longer in the notebook
+            self._next_input(source)
+
+    def _next_input(self, source: str) -> None:
+        shell = self._shell()
+        if shell is not None:
+            shell.set_next_input(source, replace=False)
+        self._say(
+            [],
+            "this front end cannot insert a cell from a click; copy the equivalent cell "
+            "(some front ends add it after the next cell you run):"
+            f"<pre>{html.escape(source)}</pre>",
+        )
 
     def _shell(self) -> Any:
         if self.shell is not None:

@@ -87,6 +87,8 @@ def test_open_and_compare(three_runs, comms) -> None:  # type: ignore[no-untyped
     assert "select exactly two runs" in browser.message.value
     choose(browser.runs, plan.id, old.id)
     click(browser.compare_button)
+    raw = browser.detail.children[1].value
+    assert "<br>" in raw and "\\n" not in raw  # a message's line breaks show as breaks
     totals, messages = (html.unescape(w.value) for w in browser.detail.children)
     assert totals.index(f"old ({old.id[:8]})") < totals.index(f"plan ({plan.id[:8]})")
     assert "team writers-room" in totals and "team planning-room" in totals

@@ -152,6 +152,22 @@ def test_write_cell_starts_the_same_run(ip, comms, written) -> None:  # type: ig
     assert a.spec["agent_models"] == b.spec["agent_models"] == {"pm": "scripted:strict"}
 
 
+def test_filled_from_code(ip, comms) -> None:  # type: ignore[no-untyped-def]
+    panel = _panel(ip)
+    panel.kind.value = "template"
+    panel.target.value = "prd-tmpl"
+    panel.task.value = "Write the PRD"
+    assert list(panel.fields) == ["project_name", "has_ui"] and list(panel.pickers) == ["pm"]
+    assert panel.start() is None and "required" in _row(panel, "project_name").message.value
+    panel.fields["project_name"].value = "Wiki"
+    panel.pickers["pm"].provider.value = "scripted"
+    panel.pickers["pm"].model.value = "strict"
+    assert panel.choice().cell_source() == (
+        "%%botarmy --template prd-tmpl --var project_name=Wiki --model pm=scripted:strict "
+        f"--executor {panel.executor.value}\nWrite the PRD\n"
+    )
+
+
 def test_run_choice_and_field_validation() -> None:
     fields = [
         FieldSpec("a"),
