@@ -36,6 +36,13 @@ def statements() -> Iterator[list[tuple[str, list[Any]]]]:
     frames.statement_hook = None
 
 
+def _sends(statement: tuple[str, list[Any]], value: str) -> bool:
+    """Whether a statement carries ``value``: as a parameter (SQLite) or inlined as a
+    quoted literal (PostgreSQL, see ``frames.compile_query``)."""
+    sql, params = statement
+    return value in params or "'" + value.replace("'", "''") + "'" in sql
+
+
 def _plain(series: Any) -> list[Any]:
     return [
         None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
@@ -109,7 +116,7 @@ def test_agent_filter_is_in_the_sql_and_reads_only_matching_rows(two_runs, state
     got = ba.messages(agent="critic")
     main = statements[0]
     assert "events.agent IN" in main[0] or "events.agent =" in main[0]
-    assert "critic" in main[1]
+    assert _sends(main, "critic")
     assert set(got["agent"]) == {"critic"} and len(got) == 6
     # the reader returned 6 rows, not the 14 messages of both runs
     statements.clear()
@@ -132,8 +139,9 @@ def test_agent_filter_is_in_the_sql_and_reads_only_matching_rows(two_runs, state
 
 def test_run_level_filters_are_subqueries_on_runs(two_runs, statements) -> None:  # type: ignore[no-untyped-def]
     calls = ba.model_calls(tags={"exp": "b"}, run_status="completed")
-    sql, params = statements[0]
-    assert "FROM runs" in sql and "tags" in sql and "b" in params and "completed" in params
+    sql, _ = statements[0]
+    assert "FROM runs" in sql and "tags" in sql
+    assert _sends(statements[0], "b") and _sends(statements[0], "completed")
     assert set(calls["run_name"]) == {"second"}
     runs = ba.runs(team=["writers-room"], tags={"exp": "a"})
     assert list(runs["name"]) == ["first"] and runs.loc[0, "tags"] == {"exp": "a"}
@@ -294,3 +302,77 @@ def test_parent_step_of_messages_calls_and_artifacts(store) -> None:  # type: ig
     assert hitl.loc[0, "options"] == ["yes", "no"] and hitl.loc[0, "response"] == "yes"
     assert str(hitl.loc[0, "status"]) == "answered" and hitl.loc[0, "wait_s"] >= 0
     assert len(ba.hitl(status="pending")) == 0
+
+
+def test_rows_written_out_of_order_come_back_in_run_then_seq_order(store) -> None:  # type: ignore[no-untyped-def]
+    # the queries have no ORDER BY (see frames._in_run_order): the order is made here
+    early, late = "1" * 32, "0" * 32  # the later run has the smaller id
+    store.create_run(NewRun(id=early, name="early", task="t", model="m"))
+    store.create_run(NewRun(id=late, name="late", task="t", model="m"))
+
+    def said(run_id: str, seqs: range) -> list[Any]:
+        return [MessageEvent(run_id=run_id, seq=s, agent="a", content=str(s)) for s in seqs]
+
+    store.append_events(said(late, range(3, 5)))
+    store.append_events(said(early, range(4, 6)))
+    store.append_events(said(late, range(1, 3)))
+    store.append_events(said(early, range(1, 4)))
+    frame = ba.messages()
+    assert list(zip(frame["run_name"], frame["seq"], strict=True)) == [
+        ("early", 1),
+        ("early", 2),
+        ("early", 3),
+        ("early", 4),
+        ("early", 5),
+        ("late", 1),
+        ("late", 2),
+        ("late", 3),
+        ("late", 4),
+    ]
+    assert frame["content"].tolist() == ["1", "2", "3", "4", "5", "1", "2", "3", "4"]
+    assert list(frame["run_id"].cat.categories) == [early, late]
+    assert list(frame["run_name"].cat.categories) == ["early", "late"]
+
+
+def test_filter_values_with_quotes_and_backslashes_match_exactly(store) -> None:  # type: ignore[no-untyped-def]
+    # on PostgreSQL the values are inlined into the statement (frames.compile_query)
+    run_id = "f" * 32
+    odd = "o'brien \\ 'x' \\'"
+    store.create_run(NewRun(id=run_id, name="odd", task="t", model="m", tags={"k": odd}))
+    store.append_events(
+        [
+            MessageEvent(run_id=run_id, seq=1, agent=odd, content="one"),
+            MessageEvent(run_id=run_id, seq=2, agent="plain", content="two"),
+            MessageEvent(run_id=run_id, seq=3, agent="o'brien \\\\ 'x' \\'", content="three"),
+        ]
+    )
+    assert ba.messages(agent=odd)["content"].tolist() == ["one"]
+    assert ba.messages(agent=[odd, "plain"])["content"].tolist() == ["one", "two"]
+    assert ba.messages(tags={"k": odd})["content"].tolist() == ["one", "two", "three"]
+    assert ba.messages(agent="o'brien' OR '1'='1").empty
+
+
+def test_stored_times_without_full_microseconds_read_exactly(store) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    run_id = "9" * 32
+    store.create_run(NewRun(id=run_id, name="t", task="t", model="m"))
+    store.append_events(
+        [
+            MessageEvent(run_id=run_id, seq=s, agent="a", content="x", created_at=_at(0))
+            for s in (1, 2, 3)
+        ]
+    )
+    if store.dialect == "sqlite":  # text written by something other than SQLAlchemy
+        with store.transaction() as conn:
+            for seq, stored in ((2, "2026-11-01 12:00:05.5"), (3, "2026-11-01 12:00:07")):
+                conn.execute(
+                    text("UPDATE events SET created_at = :t WHERE run_id = :r AND seq = :s"),
+                    {"t": stored, "r": run_id, "s": seq},
+                )
+        expected = [_at(0), _at(5.5 / 60), _at(7 / 60)]
+    else:
+        expected = [_at(0)] * 3
+    frame = ba.messages(run_id)
+    assert str(frame["created_at"].dtype) == "datetime64[us, UTC]"
+    assert frame["created_at"].tolist() == [pd.Timestamp(t) for t in expected]
