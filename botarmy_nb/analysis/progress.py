@@ -36,4 +36,8 @@ def show_progress(sweep: Sweep) -> None:
     sweep.subscribe(update)
     bundle = dict(box._repr_mimebundle_() or {})
     bundle["text/plain"] = f"botarmy sweep {sweep.name}: {total} runs"
+    bundle["text/html"] = (
+        f"<i>botarmy sweep {html.escape(sweep.name)}: {total} runs (progress shows while the"
+        " kernel runs it; its results are in the cells below)</i>"
+    )
     display(bundle, raw=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from botarmy_nb.errors import ConfigError
+from botarmy_nb.notebook.forms import saved_line
 
 if TYPE_CHECKING:
     from botarmy_nb.specs.team import AgentSpec, TeamSpec
@@ -294,6 +295,7 @@ class TeamBuilder:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         data = dict(self.widget._repr_mimebundle_(**kwargs) or {})  # + a saved-notebook line
         data["text/plain"] = "botarmy team builder (it needs a running kernel)"
+        data["text/html"] = saved_line("team builder")
         return data
 
     def add(self, key: str) -> None:

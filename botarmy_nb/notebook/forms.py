@@ -21,6 +21,7 @@ __all__ = [
     "agents_for",
     "fields_for",
     "provider_choices",
+    "saved_line",
     "validate_values",
 ]
 
@@ -322,3 +323,9 @@ class RunChoice:
             words += ["--max-turns", str(self.max_turns)]
         line = " ".join(shlex.quote(w) for w in words)
         return f"%%botarmy {line}\n{self.task.strip()}\n"
+
+
+def saved_line(what: str) -> str:
+    """The HTML a control widget's output falls back to where its widget cannot be drawn
+    (GitHub, nbviewer, an example notebook reopened without a kernel)."""
+    return f"<i>botarmy {what}: run this cell with a kernel to use it</i>"

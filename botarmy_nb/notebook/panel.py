@@ -16,6 +16,7 @@ from botarmy_nb.notebook.forms import (
     fields_for,
     model_spec,
     provider_choices,
+    saved_line,
     validate_values,
 )
 
@@ -175,6 +176,7 @@ class ControlPanel:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         data = dict(self.widget._repr_mimebundle_(**kwargs) or {})  # + a saved-notebook line
         data["text/plain"] = "botarmy control panel (it needs a running kernel)"
+        data["text/html"] = saved_line("control panel")
         return data
 
     # -- choices ---------------------------------------------------------------------------

@@ -40,6 +40,7 @@ registry.register_provider(registry.Provider("slow", lambda spec, ctx: Slow(ctx)
                                              default_model="scripted"))
 """
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def execute_like_jupyterlab(kc: Any, cells: list[dict[str, Any]], settle_s: float = 1.5) -> None:
@@ -119,13 +120,20 @@ def kernel(cwd: Path, home: Path) -> Iterator[Any]:
 
 
 def save_like_jupyterlab(path: Path, home: Path) -> None:
-    """Execute the notebook at ``path`` in a fresh kernel and save it, no widget state."""
+    """Execute the notebook at ``path`` in a fresh kernel and save it as JupyterLab does
+    with no widget state; an output that would reopen as "model not found" (a control
+    widget: panel, builder, runs browser, sweep progress) keeps only its static fallback."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     with kernel(path.parent, home) as kc:
         execute_like_jupyterlab(kc, nb.cells)
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:  # control widgets (panel, builder…): their static fallback only
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET in data and "text/html" in data:
+                del data[WIDGET]
     nbformat.write(nbformat.from_dict(nb), path)
 
 
@@ -252,6 +260,19 @@ def test_a_notebook_saved_like_jupyterlab_passes_nbval(tmp_path: Path) -> None:
              "BOTARMY_HOME": str(tmp_path / "home2")},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_example_notebooks_reopen_without_a_kernel(path: Path) -> None:
+    """No saved widget state, and no output that needs it: each shows its HTML or text."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    assert "widgets" not in nb.metadata
+    views = [
+        c.source[:40] for c in nb.cells for o in c.get("outputs", []) if WIDGET in o.get("data", {})
+    ]
+    assert not views, f"outputs that reopen as 'model not found': {views}"
 
 
 if __name__ == "__main__":  # re-execute and save notebooks, e.g. the example notebooks
