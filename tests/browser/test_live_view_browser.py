@@ -256,10 +256,13 @@ def test_the_magic_cell_shows_its_view_at_once_and_a_bad_one_only_its_error(
     view.wait_for()
     assert "magic-run" in view.locator(".ba-top").inner_text()
     view.locator(".ba-feed .ba-card").nth(1).wait_for(timeout=30_000)  # it streams
-    left = cell(page, 1).locator(".botarmy-view-fallback")  # the transcript, when it ends
-    left.locator(".ba-card").nth(3).wait_for(timeout=60_000)
-    assert left.locator(".ba-card").count() == 4  # the task and three turns
-    assert "magic-run · completed" in left.inner_text()
+    # when it ends, the transcript takes the view's place: the task and three turns
+    page.wait_for_function(
+        "el => el.querySelectorAll('.botarmy-view-fallback .ba-card').length === 4",
+        arg=cell(page, 1).element_handle(),
+        timeout=60_000,
+    )
+    assert "magic-run · completed" in cell(page, 1).locator(".botarmy-view-fallback").inner_text()
     run_cell(page, 2)
     wait_idle(page)
     bad = cell(page, 2)
