@@ -183,7 +183,7 @@ def submit(prepared: PreparedRun) -> Run:
     executor = get_executor(prepared.executor)
     request = prepared.request
     run_id = uuid.uuid4().hex
-    store.create_run(
+    record = store.create_run(
         NewRun(
             id=run_id,
             name=prepared.name,
@@ -202,7 +202,7 @@ def submit(prepared: PreparedRun) -> Run:
             **executor.start_fields(),
         )
     )
-    executor.submit(run_id, store)
+    executor.submit(run_id, store, record)
     _last_run = Run(run_id, store)
     return _last_run
 

@@ -37,6 +37,7 @@ from botarmy_nb.log import get_logger, redact
 from botarmy_nb.models.cassette import CassetteRecorder
 from botarmy_nb.paths import safe_join
 from botarmy_nb.store.base import RunStore
+from botarmy_nb.store.records import RunRecord
 
 __all__ = ["CHECKPOINT_VERSION", "RunControl", "execute_run"]
 
@@ -112,6 +113,7 @@ class _TeamRun:
         self.run_id, self.request, self.recorder = run_id, request, recorder
         self.publish, self.control, self.store = publish, control, store
         self.built: Any = None
+        self.final_checkpoint: tuple[int, dict[str, Any]] | None = None  # see run()
         assert request.team is not None
         self.calls = _CallOrder(recorder, set(request.team.agent_names))
 
@@ -190,10 +192,11 @@ class _TeamRun:
                     if recorder.due():
                         recorder.flush(checkpoint=await self.checkpoint())
         self.calls.release()
-        # the conversation's end is stored with the state that produced it: a run taken
-        # over after this point resumes without repeating a message
-        recorder.flush(checkpoint=await self.checkpoint())
-        recorder.autoflush = True
+        # the conversation's end is stored with the state that produced it, in the run's
+        # last transaction (``_finish``): one write at the end instead of two awaited ones.
+        # Nothing is flushed before it, so a run taken over earlier resumes from its last
+        # mid-run checkpoint without repeating a stored message.
+        self.final_checkpoint = await self.checkpoint()
         for artifact in _artifacts(request, messages, run_id, artifacts_dir):
             recorder.emit(artifact)
         if cassette is not None and not control.cancel_requested:
@@ -240,18 +243,24 @@ async def execute_run(
     owner: str,
     control: RunControl | None = None,
     artifacts_dir: Path | None = None,
+    record: RunRecord | None = None,
 ) -> str:
     """Run a run this process has claimed (as ``owner``) to its end; returns the final
     status. Never raises for run failures; raises the store's error if the end of the run
-    could not be recorded (the run is then found ``lost`` when its lease runs out)."""
+    could not be recorded (the run is then found ``lost`` when its lease runs out).
+
+    ``record``: the run as this process just registered or claimed it, which saves reading
+    it back; without it the run is read from the store.
+    """
     from botarmy_nb.settings import get_settings
 
     control = control or RunControl()
     control.loop = asyncio.get_running_loop()
     artifacts_dir = artifacts_dir or get_settings().artifacts_dir
     try:
-        # ours (claimed, its lease is ours); read off the loop, which other runs share
-        record = await asyncio.to_thread(store.get_run, run_id, expire=False)
+        if record is None or record.id != run_id:
+            # ours (claimed, its lease is ours); read off the loop, which other runs share
+            record = await asyncio.to_thread(store.get_run, run_id, expire=False)
     except BotArmyError as exc:  # cannot even read the run: close the live view, report it
         publish(StatusEvent(run_id=run_id, status="failed", reason=str(exc)))
         raise
@@ -365,8 +374,11 @@ async def _finish(
         "error": error,
         "cancel_requested": None,
     }
+    # the team's final state rides with the end of the run; after a rewind it would name
+    # events that are not stored, so it is dropped (the run is failed, not resumed from it)
+    checkpoint = team.final_checkpoint if team is not None and truncate is None else None
     try:
-        recorder.flush(run_update=fields)  # a team's final state went with its last message
+        recorder.flush(run_update=fields, checkpoint=checkpoint)
         await recorder.drain()
     except OwnershipLostError:
         return "lost"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from botarmy_nb.store.base import RunStore
+from botarmy_nb.store.records import RunRecord
 
 __all__ = ["Executor", "executor_names", "get_executor", "register_executor"]
 
@@ -21,8 +22,9 @@ class Executor(Protocol):
         """Run fields to register a new run with (``running`` and owned, or ``queued``)."""
         ...
 
-    def submit(self, run_id: str, store: RunStore) -> None:
-        """Execute a registered run (owned by this process, or queued for a worker)."""
+    def submit(self, run_id: str, store: RunStore, record: RunRecord | None = None) -> None:
+        """Execute a registered run (owned by this process, or queued for a worker).
+        ``record``: the run as just registered or claimed, so it need not be read back."""
         ...
 
     def future(self, run_id: str) -> concurrent.futures.Future[str] | None:
@@ -49,7 +51,8 @@ def executor_names() -> list[str]:
 
 
 def _register_builtins() -> None:
-    if "local" not in _factories:
+    # both, whichever was imported first (importing one registers only that one)
+    if "local" not in _factories or "celery" not in _factories:
         from botarmy_nb.executors import celery, local  # noqa: F401  (they register)
 
 

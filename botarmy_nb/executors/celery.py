@@ -9,6 +9,7 @@ from typing import Any
 from botarmy_nb.errors import ConfigError
 from botarmy_nb.executors.base import register_executor
 from botarmy_nb.store.base import RunStore
+from botarmy_nb.store.records import RunRecord
 
 __all__ = ["CeleryExecutor"]
 
@@ -44,7 +45,7 @@ class CeleryExecutor:
         check_redis(get_settings().redis_url)
         return {"status": "queued"}
 
-    def submit(self, run_id: str, store: RunStore) -> None:
+    def submit(self, run_id: str, store: RunStore, record: RunRecord | None = None) -> None:
         """Send the run's task (its id, queue and priority). If the broker refuses, the run
         is failed with the reason and ConfigError raised: it never waits for nothing."""
         from botarmy_nb.bus.redis import safe_redis_url
@@ -53,7 +54,8 @@ class CeleryExecutor:
         from botarmy_nb.worker.app import send_run
         from botarmy_nb.worker.task import fail_run
 
-        record = store.get_run(run_id)
+        if record is None or record.id != run_id:
+            record = store.get_run(run_id)
         try:
             send_run(record)
         except Exception as exc:

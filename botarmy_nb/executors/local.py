@@ -14,6 +14,7 @@ from botarmy_nb.engine.runner import execute_run
 from botarmy_nb.events import utcnow
 from botarmy_nb.executors.base import register_executor
 from botarmy_nb.store.base import RunStore
+from botarmy_nb.store.records import RunRecord
 
 __all__ = ["LocalExecutor", "get_local_executor", "live_publisher"]
 
@@ -103,11 +104,13 @@ class LocalExecutor:
         with self._lock:
             return run_id in self._active
 
-    def submit(self, run_id: str, store: RunStore) -> None:
+    def submit(self, run_id: str, store: RunStore, record: RunRecord | None = None) -> None:
         """Start a run this process owns in the background."""
-        self.start(run_id, store)
+        self.start(run_id, store, record)
 
-    def start(self, run_id: str, store: RunStore) -> concurrent.futures.Future[str]:
+    def start(
+        self, run_id: str, store: RunStore, record: RunRecord | None = None
+    ) -> concurrent.futures.Future[str]:
         """:meth:`submit`, returning the future that resolves to the final status."""
         loop = self._ensure_loop()
         control = RunControl()
@@ -120,7 +123,7 @@ class LocalExecutor:
         async def go() -> str:
             try:
                 return await execute_run(
-                    run_id, store, publish=publish, owner=owner, control=control
+                    run_id, store, publish=publish, owner=owner, control=control, record=record
                 )
             finally:
                 finished.set()
@@ -135,7 +138,7 @@ class LocalExecutor:
         with self._lock:
             active = self._active.pop(run_id, None)
             if active is not None:  # keep how it ended, so wait() can still report it
-                self._ended[run_id] = active.future
+                self._ended[run_id] = _outcome(active.future)
                 while len(self._ended) > 1000:
                     self._ended.pop(next(iter(self._ended)))
 
@@ -159,6 +162,21 @@ class LocalExecutor:
             active.future.cancel()  # last resort: cancel the asyncio task itself
             active.finished.wait(grace_s)
         return True
+
+
+def _outcome(future: concurrent.futures.Future[str]) -> concurrent.futures.Future[str]:
+    """A finished future holding only ``future``'s outcome. The run's own future keeps its
+    done-callbacks, and through them the asyncio task and coroutine of the run: kept for
+    1,000 ended runs, those were promoted into the oldest GC generation and made full
+    collections both more frequent and slower."""
+    kept: concurrent.futures.Future[str] = concurrent.futures.Future()
+    if future.cancelled():
+        kept.cancel()
+    elif future.exception() is not None:
+        kept.set_exception(future.exception())
+    else:
+        kept.set_result(future.result())
+    return kept
 
 
 _executor: LocalExecutor | None = None

@@ -200,6 +200,8 @@ class ResilientClient(ChatCompletionClient):
         self._labels = [effective_spec(spec) for spec, _ in self._chain]
         self._run_id, self._agent, self._emit = run_id, agent, emit
         self._policy, self._prices, self._recorder = policy, prices, recorder
+        # bound once: the module's lazy proxy builds a new logger on every call it serves
+        self._log = log.bind(agent=agent)
 
     def _record(
         self,
@@ -242,9 +244,8 @@ class ResilientClient(ChatCompletionClient):
             prompt, completion = usage.prompt_tokens, usage.completion_tokens
             cost = self._prices.cost(spec, prompt, completion)
         model = f"{label.model}@{label.base_url}" if label.base_url else label.model
-        log.debug(
+        self._log.debug(
             "model call",
-            agent=self._agent,
             model=str(label),
             status=status,
             prompt_tokens=prompt,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -106,6 +106,21 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+@functools.cache
+def _run_write(keys: tuple[str, ...], *, fenced: bool, seq: bool) -> Any:
+    """The (cached) UPDATE a batch opens with: set ``keys`` (bound as ``v_<key>``), raise
+    ``last_seq`` to ``f_top`` if ``seq``, and — ``fenced`` — only while ``f_owner`` owns the
+    running run. Built once per shape: every batch of every run executes it."""
+    stmt = update(_RUNS).where(_RUNS.c.id == bindparam("f_id"))
+    if fenced:
+        stmt = stmt.where(_RUNS.c.worker == bindparam("f_owner"), _RUNS.c.status == "running")
+    values: dict[str, Any] = {k: bindparam(f"v_{k}", type_=_RUNS.c[k].type) for k in keys}
+    if seq:
+        top = bindparam("f_top", type_=_RUNS.c.last_seq.type)
+        values["last_seq"] = case((_RUNS.c.last_seq < top, top), else_=_RUNS.c.last_seq)
+    return stmt.values(**values)
+
+
 def _expired(now: datetime, lease_s: float) -> Any:
     """SQL: a running run whose lease ran out (or, for rows without one, whose last sign
     of life is older than a lease)."""
@@ -126,6 +141,7 @@ class SqlRunStore:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.lease_s = lease_s
+        self._inserts: dict[type[Any], Any] = {}
 
     @property
     def url(self) -> str:
@@ -467,19 +483,20 @@ class SqlRunStore:
         artifacts = [artifact_row(e) for e in events if isinstance(e, ArtifactEvent)]
         now = utcnow()
         values: dict[str, Any] = {"heartbeat_at": now}
-        if events:
-            top = max(e.seq for e in events)
-            values["last_seq"] = case((RunRow.last_seq < top, top), else_=RunRow.last_seq)
         if owner is not None:
             values["lease_expires_at"] = now + timedelta(seconds=self.lease_s)
         values.update({k: clean(v) for k, v in (run_update or {}).items() if k != "id"})
-        fence = [RunRow.id == run_id]
+        top = max(e.seq for e in events) if events else None
+        fence = _run_write(tuple(values), fenced=owner is not None, seq=top is not None)
+        params = {**{f"v_{k}": v for k, v in values.items()}, "f_id": run_id}
         if owner is not None:
-            fence += [RunRow.worker == owner, RunRow.status == "running"]
+            params["f_owner"] = owner
+        if top is not None:
+            params["f_top"] = top
         with self.transaction() as conn:
             # the run update goes first: it fences the write and opens the transaction the
             # COPY savepoint needs
-            result = conn.execute(update(RunRow).where(*fence).values(**values))
+            result = conn.execute(fence, params)
             if owner is not None and result.rowcount != 1:
                 raise OwnershipLostError(
                     f"run {run_id[:8]} is no longer owned by this process (marked lost or "
@@ -496,17 +513,24 @@ class SqlRunStore:
             if checkpoint is not None:
                 seq, state = checkpoint
                 conn.execute(
-                    self._insert(CheckpointRow).on_conflict_do_nothing(),
+                    self._insert_stmt(CheckpointRow),
                     [{"run_id": run_id, "seq": seq, "state": clean(state), "created_at": now}],
                 )
 
+    def _insert_stmt(self, table: type[Any]) -> Any:
+        """The idempotent insert for ``table``, built once: the write path runs it for every
+        batch, and building and compiling a statement costs more than executing it."""
+        stmt = self._inserts.get(table)
+        if stmt is None:
+            stmt = self._inserts[table] = self._insert(table).on_conflict_do_nothing()
+        return stmt
+
     def _insert_rows(self, conn: Connection, table: type[Any], rows: list[dict[str, Any]]) -> None:
-        """Idempotent insert of a small batch: on PostgreSQL one multi-row statement (one
-        round trip; executemany would send a statement per row), on SQLite executemany."""
-        if self.dialect == "postgresql":
-            conn.execute(self._insert(table).values(rows).on_conflict_do_nothing())
-        else:
-            conn.execute(self._insert(table).on_conflict_do_nothing(), rows)
+        """Idempotent insert of a small batch, as an executemany of one statement that is
+        compiled once (psycopg pipelines it: one round trip). A multi-row ``VALUES`` is
+        one statement too, but a new one for every batch size: compiling it cost more CPU
+        than the round trips it saved."""
+        conn.execute(self._insert_stmt(table), rows)
 
     def _write_hitl(self, conn: Connection, events: Sequence[Event]) -> None:
         for e in events:

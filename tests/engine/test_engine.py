@@ -148,3 +148,80 @@ def test_a_failing_provider_fails_the_run_with_its_reason(store, slow_model: str
     assert list(calls["status"]) == ["retry", "retry", "retry", "error"]
     assert "HTTP 503" in calls.loc[3, "error"]
     assert store.events(broken)[-1].status == "failed"
+
+
+def test_a_short_team_run_ends_in_one_write_with_its_final_state(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The conversation's end, its team state and the terminal status are one transaction:
+    `wait()` awaits one write at the end of a run, not two."""
+    from botarmy_nb.store.sql import SqlRunStore
+
+    writes: list[dict] = []
+    real = SqlRunStore.append_events
+
+    def counting(self, events, **kwargs):  # type: ignore[no-untyped-def]
+        writes.append({"seqs": [e.seq for e in events], **kwargs})
+        return real(self, events, **kwargs)
+
+    monkeypatch.setattr(SqlRunStore, "append_events", counting)
+    run_id, status, _ = _execute(store, "writers-room", checkpoint_interval_s=3600)
+    assert status == "completed"
+    assert len(writes) == 1  # nothing was due mid-run: the whole run is the last batch
+    (last,) = writes
+    assert last["run_update"]["status"] == "completed"
+    seq, state = last["checkpoint"]
+    messages = [e for e in store.events(run_id) if isinstance(e, MessageEvent)]
+    assert seq == messages[-1].seq  # the state that produced the last message
+    assert store.latest_checkpoint(run_id).seq == seq and "team" in state
+    assert store.get_run(run_id).last_seq == last["seqs"][-1]
+
+
+def test_a_failed_end_write_is_raised_and_leaves_no_partial_end(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """If the one end-of-run transaction fails for good, nothing of it is stored (no
+    checkpoint naming events that are not there) and the store's error is raised."""
+    from botarmy_nb.errors import StoreError
+    from botarmy_nb.store.sql import SqlRunStore
+
+    real = SqlRunStore.append_events
+
+    def failing_end(self, events, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("run_update"):
+            raise StoreError("run store: disk full")
+        return real(self, events, **kwargs)
+
+    monkeypatch.setattr(SqlRunStore, "append_events", failing_end)
+    with pytest.raises(StoreError, match="could not record its end"):
+        _execute(store, "writers-room", checkpoint_interval_s=3600)
+    (record,) = [r for r in store.list_runs() if r.team == "writers-room"]
+    assert record.status == "running" and record.last_seq == 0  # the lease will end it
+    assert store.latest_checkpoint(record.id) is None and store.events(record.id) == []
+
+
+def test_execute_run_uses_the_record_it_is_given(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An executor that just registered or claimed the run passes its record: the run
+    loop does not read it back."""
+    from botarmy_nb.store.sql import SqlRunStore
+
+    spec = find_team("writers-room")
+    req = RunRequest(task="Plan", team=spec, default_model="scripted")
+    run_id = uuid.uuid4().hex
+    store.create_run(
+        NewRun(
+            id=run_id,
+            name="w",
+            task="Plan",
+            model="scripted",
+            team="writers-room",
+            spec=req.to_json(),
+        )
+    )
+    owner = process_owner()
+    record = store.claim_run(run_id, owner, statuses=["queued"], lease_s=30)
+
+    def no_reads(self, ref, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the run was read back")
+
+    monkeypatch.setattr(SqlRunStore, "get_run", no_reads)
+    status = asyncio.run(
+        execute_run(run_id, store, publish=lambda e: None, owner=owner, record=record)
+    )
+    assert status == "completed"

@@ -65,6 +65,32 @@ def test_batches_are_idempotent_and_ordered(store) -> None:  # type: ignore[no-u
     assert store.events(run_id, after_seq=298)[0].seq == 299
 
 
+def test_fenced_batches_of_every_shape_write_what_they_say(store) -> None:  # type: ignore[no-untyped-def]
+    """The write path's statements are built once per shape (fenced or not, with events
+    or not, which run fields): each shape still writes its own values and fence."""
+    from botarmy_nb.errors import OwnershipLostError
+
+    run_id = _run(store).id
+    assert store.claim_run(run_id, "me", statuses=["queued"], lease_s=30) is not None
+    store.append_events(_batch(run_id, 1, 5), owner="me")
+    store.append_events([], run_id=run_id, owner="me", run_update={"stop_reason": "a"})
+    store.append_events(_batch(run_id, 3, 2), owner="me")  # a retry: last_seq stays 5
+    record = store.get_run(run_id)
+    assert record.last_seq == 5 and record.stop_reason == "a" and record.status == "running"
+    store.append_events(
+        _batch(run_id, 6, 1), owner="me", run_update={"status": "completed", "error": None}
+    )
+    record = store.get_run(run_id)
+    assert (record.status, record.last_seq, record.stop_reason) == ("completed", 6, "a")
+    with pytest.raises(OwnershipLostError):  # not running any more: the fence holds
+        store.append_events(_batch(run_id, 7, 1), owner="me")
+    with pytest.raises(OwnershipLostError):
+        store.append_events([], run_id=run_id, owner="someone else", run_update={"error": "x"})
+    assert [e.seq for e in store.events(run_id)] == list(range(1, 7))
+    store.append_events([], run_id=run_id, run_update={"error": "y"})  # unfenced
+    assert store.get_run(run_id).error == "y"
+
+
 def test_frames_have_typed_columns(store) -> None:  # type: ignore[no-untyped-def]
     run_id = _run(store).id
     store.append_events(_batch(run_id, 1, 9))
