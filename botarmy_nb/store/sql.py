@@ -478,7 +478,9 @@ class SqlRunStore:
             raise StoreError("append_events needs a run id (no events to take it from)")
         if any(e.run_id != run_id for e in events):
             raise StoreError(f"a batch for run {run_id} holds another run's events")
-        event_rows = [event_row(e) for e in events]
+        # a COPY makes each row as it streams (copy_events); the rest take dicts
+        copy = len(events) >= COPY_MIN_ROWS and self.dialect == "postgresql"
+        event_rows = [] if copy else [event_row(e) for e in events]
         calls = [model_call_row(e) for e in events if isinstance(e, ModelCallEvent)]
         artifacts = [artifact_row(e) for e in events if isinstance(e, ArtifactEvent)]
         now = utcnow()
@@ -502,8 +504,8 @@ class SqlRunStore:
                     f"run {run_id[:8]} is no longer owned by this process (marked lost or "
                     "taken over elsewhere); stopping without writing"
                 )
-            if len(event_rows) >= COPY_MIN_ROWS and self.dialect == "postgresql":
-                copy_events(conn, event_rows)
+            if copy:
+                copy_events(conn, events)
             elif event_rows:
                 self._insert_rows(conn, EventRow, event_rows)
             self._write_hitl(conn, events)
