@@ -136,3 +136,41 @@ def test_checkpoints_keep_the_latest(store) -> None:  # type: ignore[no-untyped-
     store.save_checkpoint(run_id, 9, {"agent_states": {"a": 3}})  # idempotent
     latest = store.latest_checkpoint(run_id)
     assert latest is not None and latest.seq == 9 and latest.state == {"agent_states": {"a": 2}}
+
+
+def test_a_refused_fenced_batch_writes_nothing(store) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL a batch is sent pipelined and its fence checked before the COMMIT:
+    a batch the fence refuses rolls back every insert it queued, not only the update."""
+    from botarmy_nb.errors import OwnershipLostError
+
+    run_id = _run(store).id
+    assert store.claim_run(run_id, "me", statuses=["queued"], lease_s=30) is not None
+    with pytest.raises(OwnershipLostError):
+        store.append_events(
+            _batch(run_id, 1, 6),
+            owner="someone else",
+            run_update={"status": "completed"},
+            checkpoint=(6, {"team": {"x": 1}}),
+        )
+    assert store.events(run_id) == [] and store.latest_checkpoint(run_id) is None
+    assert model_calls_frame(store, [run_id]).empty
+    record = store.get_run(run_id)
+    assert (record.status, record.last_seq) == ("running", 0)
+    store.append_events(_batch(run_id, 1, 6), owner="me", checkpoint=(6, {"team": {"x": 1}}))
+    assert store.get_run(run_id).last_seq == 6 and store.latest_checkpoint(run_id) is not None
+
+
+def test_a_failing_statement_in_a_batch_is_a_store_error(store) -> None:  # type: ignore[no-untyped-def]
+    """An error the pipelined batch reports at its end is wrapped like any other (so the
+    writer can tell transient from permanent), nothing of the batch is kept, and the
+    connection goes on working."""
+    from botarmy_nb.errors import StoreError
+
+    run_id = _run(store).id
+    missing = "b" * 32  # no such run: the events' run check refuses the rows
+    with pytest.raises(StoreError, match="run store"):
+        store.append_events(_batch(missing, 1, 4), checkpoint=(4, {"team": {}}))
+    assert store.events(missing) == []
+    for _ in range(3):  # whatever connection the pool hands out next still works
+        store.append_events(_batch(run_id, 1, 4))
+    assert store.get_run(run_id).last_seq == 4
