@@ -197,6 +197,9 @@ class _TeamRun:
         # Nothing is flushed before it, so a run taken over earlier resumes from its last
         # mid-run checkpoint without repeating a stored message.
         self.final_checkpoint = await self.checkpoint()
+        # nothing of the team is needed past here: let it go before the end write is
+        # awaited, so that no collection meanwhile promotes it to an older generation
+        self.built = control.external = None
         for artifact in _artifacts(request, messages, run_id, artifacts_dir):
             recorder.emit(artifact)
         if cassette is not None and not control.cancel_requested:
@@ -377,8 +380,11 @@ async def _finish(
     # the team's final state rides with the end of the run; after a rewind it would name
     # events that are not stored, so it is dropped (the run is failed, not resumed from it)
     checkpoint = team.final_checkpoint if team is not None and truncate is None else None
+    if team is not None:
+        team.final_checkpoint = None  # the writer holds it until it is stored, no longer
     try:
         recorder.flush(run_update=fields, checkpoint=checkpoint)
+        del checkpoint
         await recorder.drain()
     except OwnershipLostError:
         return "lost"

@@ -55,6 +55,9 @@ class StoreWriter:
                 future.set_exception(exc)
             else:
                 future.set_result(None)
+            # drop the job before waiting for the next: it holds a run's last batch and
+            # final team state, which would otherwise stay alive through the next run
+            del job, future
 
     def _run(self, job: Job) -> None:
         deadline = time.monotonic() + self.budget_s

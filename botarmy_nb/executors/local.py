@@ -60,7 +60,7 @@ class LocalExecutor:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
-        self._ended: dict[str, concurrent.futures.Future[str]] = {}
+        self._ended: dict[str, _Outcome] = {}
 
     @property
     def started(self) -> bool:
@@ -138,7 +138,7 @@ class LocalExecutor:
         with self._lock:
             active = self._active.pop(run_id, None)
             if active is not None:  # keep how it ended, so wait() can still report it
-                self._ended[run_id] = _outcome(active.future)
+                self._ended[run_id] = _Outcome.of(active.future)
                 while len(self._ended) > 1000:
                     self._ended.pop(next(iter(self._ended)))
 
@@ -146,7 +146,10 @@ class LocalExecutor:
         """The run's future while it runs in this process, and after it ended here."""
         with self._lock:
             active = self._active.get(run_id)
-            return active.future if active else self._ended.get(run_id)
+            if active is not None:
+                return active.future
+            ended = self._ended.get(run_id)
+        return None if ended is None else ended.future()
 
     def cancel(self, run_id: str, *, grace_s: float = 5.0) -> bool:
         """Stop gracefully (after the current message); hard-stop after ``grace_s``."""
@@ -164,19 +167,34 @@ class LocalExecutor:
         return True
 
 
-def _outcome(future: concurrent.futures.Future[str]) -> concurrent.futures.Future[str]:
-    """A finished future holding only ``future``'s outcome. The run's own future keeps its
-    done-callbacks, and through them the asyncio task and coroutine of the run: kept for
-    1,000 ended runs, those were promoted into the oldest GC generation and made full
-    collections both more frequent and slower."""
-    kept: concurrent.futures.Future[str] = concurrent.futures.Future()
-    if future.cancelled():
-        kept.cancel()
-    elif future.exception() is not None:
-        kept.set_exception(future.exception())
-    else:
-        kept.set_result(future.result())
-    return kept
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How a run of this process ended: its status, or the error it raised (None and
+    None: cancelled). The run's own future is not kept: through its done-callbacks it
+    holds the asyncio task and coroutine of the run, and even a bare finished future is a
+    condition, a lock and a queue — kept for the last 1,000 runs, they were promoted into
+    the oldest GC generation and made full collections more frequent and slower."""
+
+    status: str | None
+    error: BaseException | None
+
+    @classmethod
+    def of(cls, future: concurrent.futures.Future[str]) -> _Outcome:
+        if future.cancelled():
+            return cls(None, None)
+        error = future.exception()
+        return cls(None, error) if error is not None else cls(future.result(), None)
+
+    def future(self) -> concurrent.futures.Future[str]:
+        """A finished future with this outcome, made when asked (``Run.wait``)."""
+        done: concurrent.futures.Future[str] = concurrent.futures.Future()
+        if self.error is not None:
+            done.set_exception(self.error)
+        elif self.status is None:
+            done.cancel()
+        else:
+            done.set_result(self.status)
+        return done
 
 
 _executor: LocalExecutor | None = None

@@ -134,6 +134,45 @@ def _expired(now: datetime, lease_s: float) -> Any:
     )
 
 
+def _lost(run_id: str) -> None:
+    raise OwnershipLostError(
+        f"run {run_id[:8]} is no longer owned by this process (marked lost or taken over "
+        "elsewhere); stopping without writing"
+    )
+
+
+@contextlib.contextmanager
+def _pipelined(conn: Connection, wanted: bool) -> Iterator[Callable[[], None] | None]:
+    """On PostgreSQL (psycopg), send the statements of the block in pipeline mode: queued,
+    not each awaited. Yields ``sync``, which waits for all of them to have run (and raises
+    the first one's error); row counts are valid after it. Elsewhere yields None and
+    statements run one by one as usual.
+
+    A batch is about seven round trips one after another (BEGIN, the fenced UPDATE, the
+    inserts, the checkpoint, COMMIT); pipelined it is two: the statements, then COMMIT.
+    """
+    pg = wanted and conn.dialect.name == "postgresql"
+    raw = conn.connection.driver_connection if pg else None
+    if raw is None or not hasattr(raw, "pipeline"):
+        yield None
+        return
+    from sqlalchemy.exc import DBAPIError
+
+    dbapi = conn.dialect.loaded_dbapi
+
+    def sync() -> None:
+        try:
+            pipeline.sync()
+        except dbapi.Error as exc:  # raised here, outside SQLAlchemy: wrap it as it would
+            raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
+
+    try:
+        with raw.pipeline() as pipeline:
+            yield sync
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
+
+
 class SqlRunStore:
     """The run store on SQLite or PostgreSQL; every method returns pydantic records."""
 
@@ -495,15 +534,12 @@ class SqlRunStore:
             params["f_owner"] = owner
         if top is not None:
             params["f_top"] = top
-        with self.transaction() as conn:
+        with self.transaction() as conn, _pipelined(conn, not copy) as synced:
             # the run update goes first: it fences the write and opens the transaction the
             # COPY savepoint needs
             result = conn.execute(fence, params)
-            if owner is not None and result.rowcount != 1:
-                raise OwnershipLostError(
-                    f"run {run_id[:8]} is no longer owned by this process (marked lost or "
-                    "taken over elsewhere); stopping without writing"
-                )
+            if owner is not None and not synced and result.rowcount != 1:
+                _lost(run_id)
             if copy:
                 copy_events(conn, events)
             elif event_rows:
@@ -518,13 +554,20 @@ class SqlRunStore:
                     self._insert_stmt(CheckpointRow),
                     [{"run_id": run_id, "seq": seq, "state": clean(state), "created_at": now}],
                 )
+            if synced:
+                synced()  # every statement has run; nothing is committed yet
+                # the fence is checked before the COMMIT: a write it refused is rolled back
+                if owner is not None and result.context.cursor.rowcount != 1:
+                    _lost(run_id)
 
     def _insert_stmt(self, table: type[Any]) -> Any:
         """The idempotent insert for ``table``, built once: the write path runs it for every
         batch, and building and compiling a statement costs more than executing it."""
         stmt = self._inserts.get(table)
         if stmt is None:
-            stmt = self._inserts[table] = self._insert(table).on_conflict_do_nothing()
+            # inline: no implicit RETURNING of a generated key, which nothing reads and
+            # which a pipelined batch could not fetch statement by statement
+            stmt = self._inserts[table] = self._insert(table).on_conflict_do_nothing().inline()
         return stmt
 
     def _insert_rows(self, conn: Connection, table: type[Any], rows: list[dict[str, Any]]) -> None:
@@ -538,7 +581,7 @@ class SqlRunStore:
         for e in events:
             if isinstance(e, HitlRequestEvent):
                 conn.execute(
-                    self._insert(HitlRequestRow).on_conflict_do_nothing(),
+                    self._insert_stmt(HitlRequestRow),
                     [
                         {
                             "id": e.request_id,

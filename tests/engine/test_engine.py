@@ -225,3 +225,24 @@ def test_execute_run_uses_the_record_it_is_given(store, monkeypatch) -> None:  #
         execute_run(run_id, store, publish=lambda e: None, owner=owner, record=record)
     )
     assert status == "completed"
+
+
+def test_a_finished_run_leaves_nothing_of_itself_in_memory(use_database: str) -> None:
+    """Once a run's end is stored, nothing of it stays alive in this process but a small
+    outcome record: not its team, its events or its final state (``reply`` and resumes
+    read the checkpoint back from the store). Kept objects live through the following
+    runs' collections and make full collections more frequent."""
+    import gc
+
+    from autogen_agentchat.teams import BaseGroupChat
+
+    import botarmy_nb as ba
+
+    run = ba.run("Plan a team wiki", team="writers-room", model="scripted").wait(60)
+    assert run.status == "completed"
+    ba.run("Plan a team wiki", team="writers-room", model="scripted").wait(60)  # the next
+    gc.collect()
+    alive = gc.get_objects()
+    events = [o for o in alive if type(o).__module__ == "botarmy_nb.events"]
+    assert not [e for e in events if getattr(e, "run_id", None) == run.id]
+    assert not [o for o in alive if isinstance(o, BaseGroupChat)]

@@ -100,3 +100,31 @@ def test_schema_errors_are_not_retried() -> None:
     missing = OperationalError("x", {}, sqlite3.OperationalError("no such column: kind"))
     assert is_transient(_locked()) and not is_transient(missing)
     assert not is_transient(ValueError("x"))
+
+
+def test_the_writer_lets_a_written_batch_go() -> None:
+    """A job (a run's last batch and final team state) is dropped once written, not kept
+    alive by the writer thread until the next job arrives."""
+    import gc
+    import time
+    import weakref
+
+    from botarmy_nb.engine.writer import StoreWriter
+
+    class State:
+        pass
+
+    writer = StoreWriter("test-drop", budget_s=1.0, is_transient=lambda exc: False)
+    state = State()
+    gone = weakref.ref(state)
+
+    def job(held: State = state) -> None:
+        assert held is not None
+
+    writer.submit(job).result(5)
+    del job, state
+    deadline = time.monotonic() + 5
+    while gone() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.01)
+    assert gone() is None

@@ -9,31 +9,32 @@ import gc
 import pytest
 
 import botarmy_nb as ba
-from botarmy_nb.executors.local import _outcome, get_local_executor
+from botarmy_nb.executors.local import _Outcome, get_local_executor
 
 
 def test_an_ended_run_keeps_its_outcome_not_its_task(use_database: str) -> None:
     run = ba.run("Plan a team wiki", team="writers-room", model="scripted").wait(60)
     assert run.status == "completed"
-    kept = get_local_executor().future(run.id)
+    executor = get_local_executor()
+    # what is kept for 1,000 ended runs is a small record: not the run's future (through
+    # its done-callbacks, the run's task and coroutine), not even a bare future
+    assert executor._ended[run.id] == _Outcome("completed", None)
+    kept = executor.future(run.id)
     assert kept is not None and kept.result(0) == "completed"
-    # the run's own future keeps its done-callbacks, and through them the run's asyncio
-    # task and coroutine; what is kept for 1,000 ended runs holds the outcome only
-    assert kept._done_callbacks == []
     assert not [r for r in gc.get_referrers(kept) if isinstance(r, asyncio.Task)]
 
 
 def test_outcomes_keep_results_errors_and_cancellation() -> None:
     done: concurrent.futures.Future[str] = concurrent.futures.Future()
     done.set_result("failed")
-    assert _outcome(done).result(0) == "failed"
+    assert _Outcome.of(done).future().result(0) == "failed"
     broken: concurrent.futures.Future[str] = concurrent.futures.Future()
     broken.set_exception(RuntimeError("store down"))
     with pytest.raises(RuntimeError, match="store down"):
-        _outcome(broken).result(0)
+        _Outcome.of(broken).future().result(0)
     stopped: concurrent.futures.Future[str] = concurrent.futures.Future()
     stopped.cancel()
-    assert _outcome(stopped).cancelled()
+    assert _Outcome.of(stopped).future().cancelled()
 
 
 def test_a_new_local_run_is_not_read_back_before_it_starts(use_database: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
