@@ -152,22 +152,25 @@ def _abortable(token: CancellationToken | None) -> Iterator[None]:
     if token is None:
         yield
         return
-    task, loop = asyncio.current_task(), asyncio.get_running_loop()
-    inside = [True]
+    # The token has no way to remove a callback: the one added here lets go of the task
+    # and the loop when the call ends, so a run's finished calls are not kept alive.
+    waiting = [(asyncio.current_task(), asyncio.get_running_loop())]
 
     def stop() -> None:
-        if inside[0] and task is not None:
-            task.cancel()
+        for task, _loop in list(waiting):  # a copy: the call may end meanwhile
+            if task is not None:
+                task.cancel()
 
     def stop_threadsafe() -> None:  # cancel() may come from another thread
-        with contextlib.suppress(RuntimeError):  # the loop is already closed
-            loop.call_soon_threadsafe(stop)
+        for _task, loop in list(waiting):
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(stop)
 
     token.add_callback(stop_threadsafe)
     try:
         yield
     finally:
-        inside[0] = False
+        waiting.clear()
 
 
 async def _close(stream: Any) -> None:
