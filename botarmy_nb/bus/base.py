@@ -61,6 +61,7 @@ class Subscription:
         self._feed, self._poll_s = feed, poll_s
         self._ahead: dict[int, Event] = {}
         self._markers: set[tuple[int, str, int]] = set()
+        self._delivered_at = 0.0  # monotonic time of the last delivery
         self._closed = threading.Event()
         self.ended = threading.Event()
         self._thread = threading.Thread(
@@ -99,8 +100,13 @@ class Subscription:
                     self._offer(event)
                 if self._done():
                     break
-                quiet = event is None or time.monotonic() - last_check > 2.0
-                if quiet or self._ahead:
+                # the store is read when the feed is quiet, when a gap opened, and when
+                # nothing was delivered for a while (events the feed has that are all at
+                # or below what we saw: a new attempt after a lost one, whose marker is
+                # only in the store) — never on a schedule while events flow: a store
+                # read on this thread delays the live event that arrives meanwhile
+                stalled = time.monotonic() - max(last_check, self._delivered_at) > 2.0
+                if event is None or stalled or self._ahead:
                     self._catch_up(check_record=event is None)
                     last_check = time.monotonic()
         except Exception:  # the store went away: stop quietly, the viewer says so
@@ -142,6 +148,7 @@ class Subscription:
                     self._offer(event)
 
     def _deliver(self, event: Event) -> None:
+        self._delivered_at = time.monotonic()
         if event.seq:
             self.last_seq = event.seq
         if isinstance(event, StatusEvent) and event.truncate_after is not None:
