@@ -10,6 +10,7 @@ categoricals for repeated labels. The columns are documented in docs/data.md.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -419,9 +420,7 @@ def _sqlite_fetch(store: SqlRunStore, sql: str, params: list[Any]) -> pd.DataFra
 
 def _postgres_fetch(store: SqlRunStore, sql: str, params: list[Any]) -> pd.DataFrame:
     """PostgreSQL as Arrow through ADBC; pandas over SQLAlchemy if the driver is missing."""
-    try:
-        import adbc_driver_postgresql.dbapi as adbc
-    except ImportError:
+    if importlib.util.find_spec("adbc_driver_postgresql") is None:
         import pandas as pd
 
         with store.engine.connect() as conn:
@@ -433,14 +432,9 @@ def _postgres_fetch(store: SqlRunStore, sql: str, params: list[Any]) -> pd.DataF
                 cursor.execute(sql)
             columns = [d[0] for d in cursor.description]
             return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
-    uri = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with adbc.connect(uri) as conn, conn.cursor() as cur:
-        # the values inlined by compile_query are quoted for this setting
-        cur.execute("SET standard_conforming_strings = on")
-        # a parallel scan is no faster for one client reading every row, and it returns
-        # the rows interleaved: serial, they come back in the order they were written,
-        # which is nearly always the frame's order (see _in_run_order)
-        cur.execute("SET max_parallel_workers_per_gather = 0")
+    # serial scans (store/arrow.py) return the rows in the order they were written, which is
+    # nearly always the frame's order (see _in_run_order)
+    with store.arrow_readers().connection() as conn, conn.cursor() as cur:
         cur.execute(sql, parameters=params or None)
         return cur.fetch_arrow_table().to_pandas()
 

@@ -28,6 +28,7 @@ from botarmy_nb.events import (
     parse_event,
     utcnow,
 )
+from botarmy_nb.store.arrow import ArrowReaders
 from botarmy_nb.store.base import LeaseState, close_stores, open_store, register_store
 from botarmy_nb.store.database import create_store_engine, safe_url
 from botarmy_nb.store.migrate import check_schema
@@ -181,6 +182,7 @@ class SqlRunStore:
         self.dialect = engine.dialect.name
         self.lease_s = lease_s
         self._inserts: dict[type[Any], Any] = {}
+        self._readers: ArrowReaders | None = None
 
     @property
     def url(self) -> str:
@@ -188,7 +190,16 @@ class SqlRunStore:
         return safe_url(self.engine.url)
 
     def close(self) -> None:
+        if self._readers is not None:
+            self._readers.close()
         self.engine.dispose()
+
+    def arrow_readers(self) -> ArrowReaders:
+        """The ADBC connections the frames read PostgreSQL with (made on first use)."""
+        if self._readers is None:
+            url = self.engine.url.set(drivername="postgresql")
+            self._readers = ArrowReaders(url.render_as_string(hide_password=False))
+        return self._readers
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
