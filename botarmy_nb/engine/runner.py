@@ -133,6 +133,7 @@ class _TeamRun:
         *,
         resume_from: dict[str, Any] | None,
         followup: str | None = None,
+        resumed: bool = False,
     ) -> str | None:
         request, recorder, control, run_id = self.request, self.recorder, self.control, self.run_id
         assert request.team is not None
@@ -152,11 +153,17 @@ class _TeamRun:
         labels = {name: str(spec) for name, spec in built.models.items()}
         messages: list[MessageEvent] = []
         task: str | None = request.task
+        task_stored = False
         if resume_from is not None:
             await built.team.load_state(resume_from)
             messages = [e for e in self.store.events(run_id) if isinstance(e, MessageEvent)]
             task = followup  # None: the team goes on from its saved state
-        if task is not None:
+            if followup is None:  # the message cap counts what this segment said already
+                built.external.resume_at(_said_in_segment(messages))
+        elif resumed:  # lost before its first checkpoint: the team starts again
+            stored = self.store.events(run_id)
+            task_stored = any(isinstance(e, MessageEvent) and e.kind == "task" for e in stored)
+        if task is not None and not task_stored:
             # the task (or the follow-up) is the first thing said, whatever the team does next
             kind = "feedback" if followup is not None else "task"
             recorder.emit(MessageEvent(run_id=run_id, agent="user", kind=kind, content=task))
@@ -223,6 +230,15 @@ def _pending_followup(store: RunStore, run_id: str, request: RunRequest) -> str 
         1 for e in store.events(run_id) if isinstance(e, StatusEvent) and e.status == "continued"
     )
     return request.followups[done] if done < len(request.followups) else None
+
+
+def _said_in_segment(messages: list[MessageEvent]) -> int:
+    """The chat messages of the conversation's current segment: from its opening message
+    (the task, or the last follow-up) on, as the team's message cap counts them."""
+    opening = [
+        i for i, m in enumerate(messages) if m.agent == "user" and m.kind in ("task", "feedback")
+    ]
+    return len(messages) - (opening[-1] if opening else 0)
 
 
 def _resume_state(store: RunStore, run_id: str) -> dict[str, Any] | None:
@@ -306,7 +322,9 @@ async def execute_run(
                 recorder.emit(
                     StatusEvent(run_id=run_id, status="continued", reason="a new message")
                 )
-            reason = await team.run(artifacts_dir, resume_from=state, followup=followup)
+            reason = await team.run(
+                artifacts_dir, resume_from=state, followup=followup, resumed=resumed
+            )
         if control.cancel_requested:
             status = "cancelled"
             # AutoGen's own reason ("External termination requested") says how, not why

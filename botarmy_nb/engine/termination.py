@@ -35,6 +35,11 @@ class RunTermination(TerminationCondition):
         self._count = 0
         self._started = time.monotonic()
 
+    def resume_at(self, count: int) -> None:
+        """A run resumed from a checkpoint: ``count`` chat messages of this segment were
+        said before (a team's saved state does not hold its condition's count)."""
+        self._count = count
+
     def set(self) -> None:
         """Graceful stop: the team ends when the next message arrives (thread-unsafe: call
         it on the run's loop)."""

@@ -161,3 +161,83 @@ def test_a_finished_team_run_continues_with_a_reply(botarmy_home: Path) -> None:
     assert len(terminals) == 2  # one per segment
     with pytest.raises(ba.BotArmyError, match="empty"):
         run.reply("  ")
+
+
+def _kill_then_resume(proc: subprocess.Popen[str], run_id: str) -> ba.Run:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    run = ba.get_run(run_id)
+    run.wait(timeout=30)
+    assert run.status == "lost"
+    resumed = ba.resume(run_id)
+    resumed.wait(timeout=120)
+    assert resumed.status == "completed", resumed.record.error
+    return resumed
+
+
+def test_a_resumed_run_keeps_its_message_cap(
+    use_database: str, short_lease: dict[str, str], tmp_path: Path
+) -> None:
+    """The cap counts what was said before the loss: no more messages than a run that was
+    never interrupted."""
+    team = tmp_path / "capped.yaml"
+    team.write_text(
+        "name: capped\ntype: round_robin\nagents: [writer, critic]\n"
+        "termination:\n  max_messages: 9\n"
+    )
+    with FakeLLMServer(latency_s=0.4) as fake:
+        proc, run_id = _owner(str(team), f"openai-compatible:m@{fake.url}")
+        run = ba.get_run(run_id)
+        _until(lambda: ba.get_run(run_id).record.last_seq >= 8)  # messages and a checkpoint
+        said = len([e for e in run.events if isinstance(e, MessageEvent)])
+        assert 1 < said < 9
+        fake.latency_s = 0.0
+        resumed = _kill_then_resume(proc, run_id)
+    events = _gap_free(resumed)
+    messages = [e for e in events if isinstance(e, MessageEvent)]
+    assert len(messages) == 9  # the task and eight turns, across both attempts
+    assert "Maximum number of messages 9 reached" in (resumed.record.stop_reason or "")
+
+
+def test_a_run_lost_before_its_first_checkpoint_starts_again_without_a_second_task(
+    use_database: str, short_lease: dict[str, str]
+) -> None:
+    """What an owner leaves when it dies while its team is still being built (a loaded
+    worker): its status and task stored, no checkpoint. The run starts again from the
+    beginning and says its task once."""
+    from botarmy_nb import api
+    from botarmy_nb.store.base import open_store
+    from botarmy_nb.store.records import NewRun
+
+    prepared = api.prepare("Write a wiki plan", max_turns=2)
+    store, run_id = open_store(), "c" * 32
+    store.create_run(
+        NewRun(
+            id=run_id,
+            name="died-early",
+            task=prepared.request.task,
+            model=prepared.request.default_model,
+            executor="local",
+            team=prepared.team,
+            spec=prepared.request.to_json(),
+        )
+    )
+    assert store.claim_run(run_id, "gone", statuses=["queued"], lease_s=0.5) is not None
+    store.append_events(
+        [
+            StatusEvent(run_id=run_id, seq=1, status="running"),
+            MessageEvent(
+                run_id=run_id, seq=2, agent="user", kind="task", content="Write a wiki plan"
+            ),
+        ],
+        owner="gone",
+    )
+    run = ba.get_run(run_id)
+    _until(lambda: run.status == "lost", 30)  # the lease ran out: a reader marks it lost
+    resumed = ba.resume(run_id)
+    resumed.wait(timeout=60)
+    assert resumed.status == "completed", resumed.record.error
+    events = _gap_free(resumed)
+    tasks = [e for e in events if isinstance(e, MessageEvent) and e.kind == "task"]
+    assert [t.seq for t in tasks] == [2]
+    assert len([e for e in events if isinstance(e, MessageEvent) and e.agent != "user"]) == 2
