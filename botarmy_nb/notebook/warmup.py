@@ -11,7 +11,10 @@ __all__ = ["start_warmup"]
 
 # In the order the first cell needs them: the view it shows at once (ipywidgets,
 # anywidget, markdown-it, nh3), then the run behind it: the store (SQLAlchemy, pydantic),
-# the engine (AutoGen), the executor; pandas for the frames last.
+# the engine (AutoGen), the executor. Never pandas: it decides once, when first imported,
+# whether it is in a terminal, by looking for ``get_ipython`` in builtins, which a kernel
+# only puts there while a cell executes. Imported from this thread between cells it would
+# believe it is in a terminal and cut every DataFrame the user shows to 80 columns.
 MODULES = (
     "botarmy_nb.notebook.live",
     "botarmy_nb.notebook.feed",
@@ -22,7 +25,6 @@ MODULES = (
     "botarmy_nb.engine.build",
     "botarmy_nb.engine.runner",
     "botarmy_nb.executors.local",
-    "pandas",
 )
 
 _started: threading.Thread | None = None

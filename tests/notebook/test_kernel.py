@@ -141,3 +141,28 @@ def test_wait_blocks_and_leaves_a_stable_summary(kernel: Any) -> None:
     ]
     assert final, outputs  # the transcript and summary stay in the cell's own output
     assert "&lt;" not in final[0]["text/plain"] and "writer" in final[0]["text/html"]
+
+
+def test_warm_up_leaves_pandas_display_as_a_kernel_has_it(tmp_path: Path) -> None:
+    # pandas picks its column limit on first import: 20 in a kernel, 0 (fit to an
+    # 80-column terminal) when ``get_ipython`` is not in builtins — as on any thread
+    # between cells. Neither the warm-up nor a run may be the first to import it.
+    from jupyter_client.manager import start_new_kernel
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTARMY_")}
+    env["BOTARMY_HOME"] = str(tmp_path)
+    km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(Path.cwd()))
+    try:
+        execute(kc, "%load_ext botarmy_nb")
+        # wait with no cell executing, so the warm-up thread imports as it would for a user
+        for _ in range(60):
+            time.sleep(1)
+            if value(kc, "__import__('botarmy_nb').notebook.warmup._started.is_alive()") == "False":
+                break
+        execute(kc, "%%botarmy --wait --name first\nWrite a note")
+        assert value(kc, "import pandas as pd\npd.get_option('display.max_columns')") == "20"
+        wide = value(kc, "pd.DataFrame({n: ['x' * 30] * 2 for n in 'abcd'})")
+        assert "..." not in wide and "[2 rows x 4 columns]" not in wide
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
